@@ -1,0 +1,173 @@
+"""`Lease[T]`: the proxy `Pool.get_session()` hands out.
+
+A lease owns one session until it is released, by `close()`, by the exit of a `with` block, or by
+dropping the last reference to it (`__del__`). Release is "swap the entry field to None, and if it was
+set, give the session back", which makes it idempotent, and makes a half-built lease's finalizer
+harmless. The lease knows its pool only through two narrow calls, `_give_back` and `_give_back_from_del`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar, cast
+
+from ._errors import LeaseReleased
+
+if TYPE_CHECKING:
+    from ._pool import DestroyReason, _Entry
+
+__all__ = ["Lease"]
+
+T = TypeVar("T")
+
+
+class _Owner(Protocol):
+    """What a lease needs of its pool."""
+
+    @property
+    def name(self) -> str: ...
+
+    def _give_back(
+        self, entry: _Entry[Any], reason: DestroyReason | None, blocking: bool = True
+    ) -> None: ...
+
+    def _give_back_from_del(self, entry: _Entry[Any]) -> None: ...
+
+
+class Lease(Generic[T]):
+    """A session borrowed from a pool, and the right to use it until released.
+
+    Attribute reads and writes are forwarded to the session, so a lease can stand in for it
+    (``lease.cursor()``, ``lease.autocommit = True``). ``with pool.get_session() as conn:`` binds
+    the session itself (typed ``T``) and releases it when the block exits. After release, the
+    session belongs to the pool again: `session` and forwarded attributes raise `LeaseReleased`.
+
+    A lease is meant to be used by one thread at a time; it may be released from any thread.
+    """
+
+    __slots__ = ("_entry",)
+
+    _entry: _Entry[T] | None
+    #: The pool: a class attribute of the pool's own subclass of Lease (see Pool.__init__).
+    _pool: ClassVar[_Owner]
+
+    def __init__(self) -> None:  # pragma: no cover - leases are made by the pool only
+        raise TypeError("leases are handed out by Pool.get_session(), not made directly")
+
+    # -- the session ---------------------------------------------------------------------------
+
+    @property
+    def session(self) -> T:
+        """The session itself; raises `LeaseReleased` once the lease was released."""
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleased(f"{self!r}: the lease was released; get a new session from the pool")
+        return entry.session
+
+    @property
+    def released(self) -> bool:
+        """True once the session went back to the pool (or was destroyed)."""
+        return self._entry is None
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for names that are not the lease's own: forward them to the session.
+        if name == "_entry":  # the slot is unset: a half-built lease; never recurse
+            raise AttributeError(name)
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleased(f"{self!r}: cannot get attribute {name!r}, the lease was released")
+        return getattr(entry.session, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in Lease.__slots__:
+            object.__setattr__(self, name, value)
+            return
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleased(f"{self!r}: cannot set attribute {name!r}, the lease was released")
+        setattr(entry.session, name, value)
+
+    def __delattr__(self, name: str) -> None:
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleased(f"{self!r}: cannot delete attribute {name!r}, the lease was released")
+        delattr(entry.session, name)
+
+    def __dir__(self) -> list[str]:
+        own = set(super().__dir__())
+        entry = self._entry
+        if entry is not None:
+            own.update(dir(entry.session))
+        return sorted(own)
+
+    # -- release -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Give the session back to the pool. Idempotent: a second call does nothing."""
+        entry = self._entry
+        if entry is not None:
+            _set_entry(self, None)
+            self._pool._give_back(entry, None)
+
+    release = close
+
+    def invalidate(self) -> None:
+        """Destroy the session instead of giving it back (it is broken or in an unknown state).
+
+        Idempotent; on a released lease it does nothing.
+        """
+        entry = self._entry
+        if entry is not None:
+            _set_entry(self, None)
+            from ._pool import DestroyReason  # local: _pool imports this module
+
+            self._pool._give_back(entry, DestroyReason.INVALIDATED)
+
+    def __enter__(self) -> T:
+        entry = self._entry
+        if entry is None:
+            raise LeaseReleased(f"{self!r}: cannot enter a released lease")
+        return entry.session
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        entry = self._entry
+        if entry is not None:
+            _set_entry(self, None)
+            self._pool._give_back(entry, None)
+
+    def __del__(self) -> None:
+        # May run in any thread, during a garbage-collection pass, even while this thread holds
+        # the pool's lock: the pool's _give_back_from_del never blocks on that lock.
+        try:
+            entry = self._entry
+        except AttributeError:  # half-built: nothing to give back
+            return
+        if entry is not None:
+            _set_entry(self, None)
+            try:
+                self._pool._give_back_from_del(entry)
+            except Exception:  # pragma: no cover - interpreter shutdown
+                pass
+
+    def __repr__(self) -> str:
+        try:
+            entry = self._entry
+            pool = self._pool
+        except AttributeError:  # pragma: no cover - half-built
+            return "<Lease (unbound)>"
+        if entry is None:
+            return f"<Lease released, pool={pool.name!r}>"
+        # The session's own repr may hold secrets (a DSN, a password): show its type only.
+        kind = type(entry.session).__qualname__
+        return f"<Lease of {kind} from pool={pool.name!r}>"
+
+
+# Slot setters, bypassing the forwarding __setattr__ on the hot path.
+_set_entry: Callable[[Lease[Any], Any], None] = cast(Any, Lease.__dict__["_entry"]).__set__
+_new_lease = object.__new__
