@@ -1,9 +1,9 @@
 """Nox sessions: ``nox`` runs them all; ``nox -s tests-3.12``, ``nox -s docs`` run one.
 
-* ``tests-3.10`` ... ``tests-3.13``: install ``.[test]`` (plus the recipe drivers) into a fresh
-  virtualenv of that Python and run pytest; arguments after ``--`` go to pytest
-  (``nox -s tests-3.12 -- -x -k fork``). An interpreter that is not installed is *skipped*, never an
-  error, and nox never downloads one.
+* ``tests-3.10`` ... ``tests-3.13``: install ``.[test]``, plus the MySQL, PostgreSQL and Redis
+  drivers that tests/test_mysql.py and tests/test_recipes.py use, into a fresh virtualenv of that
+  Python and run pytest; arguments after ``--`` go to pytest (``nox -s tests-3.12 -- -x -k fork``).
+  An interpreter that is not installed is *skipped*, never an error, and nox never downloads one.
 * ``docs``: build the documentation site with ``mkdocs build --strict``.
 
 Interpreters are found on PATH as ``python3.X``. pyenv's shims answer only for the selected
@@ -26,7 +26,8 @@ PYTHONS = ["3.10", "3.11", "3.12", "3.13"]
 
 nox.options.sessions = ["tests", "docs"]
 nox.options.error_on_missing_interpreters = False  # skip absent Pythons, also when CI is set
-nox.options.download_python = "never"  # no fetching interpreters from the network
+if hasattr(nox.options, "download_python"):  # nox >= 2025: never fetch an interpreter
+    nox.options.download_python = "never"
 nox.options.reuse_existing_virtualenvs = True
 
 #: Drivers the recipe tests use (tests/test_recipes.py skips a recipe whose driver is missing).
@@ -79,7 +80,11 @@ if hasattr(os, "getuid"):  # POSIX: pyenv layout
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite on one Python version."""
-    session.install(".[test]", *RECIPE_DRIVERS)
+    session.install(".[test,pymysql,mysql-connector]", *RECIPE_DRIVERS)
+    # mysqlclient (the `mysql` extra) compiles against libmariadb-dev + pkg-config
+    # (.ci/mariadb.sh installs them); without them its tests skip, or fail when
+    # POOLING_REQUIRE_SERVICES=1, rather than the whole session failing here.
+    session.install("mysqlclient>=2.1", success_codes=[0, 1])
     session.run("python", "-m", "pytest", *session.posargs)
 
 

@@ -3,7 +3,7 @@
 A lease owns one session until it is released, by `close()`, by the exit of a `with` block, or by
 dropping the last reference to it (`__del__`). Release is "swap the entry field to None, and if it was
 set, give the session back", which makes it idempotent, and makes a half-built lease's finalizer
-harmless. The lease knows its pool only through two narrow calls, `_give_back` and `_give_back_from_del`.
+harmless. The lease knows its pool only through one narrow call, its `_give_back`.
 """
 
 from __future__ import annotations
@@ -28,12 +28,6 @@ class _Owner(Protocol):
     @property
     def name(self) -> str: ...
 
-    def _give_back(
-        self, entry: _Entry[Any], reason: DestroyReason | None, blocking: bool = True
-    ) -> None: ...
-
-    def _give_back_from_del(self, entry: _Entry[Any]) -> None: ...
-
 
 class Lease(Generic[T]):
     """A session borrowed from a pool, and the right to use it until released.
@@ -49,8 +43,13 @@ class Lease(Generic[T]):
     __slots__ = ("_entry",)
 
     _entry: _Entry[T] | None
-    #: The pool: a class attribute of the pool's own subclass of Lease (see Pool.__init__).
+    #: The pool, and its give-back method: class attributes of the pool's own subclass of Lease
+    #: (see Pool.__init__), which spares a field per lease and a method binding per release.
     _pool: ClassVar[_Owner]
+
+    def _give_back(self, entry: _Entry[Any], reason: DestroyReason | None, blocking: bool = True) -> None:
+        """Stands for the pool's ``_give_back``, bound in the pool's subclass."""
+        raise NotImplementedError
 
     def __init__(self) -> None:  # pragma: no cover - leases are made by the pool only
         raise TypeError("leases are handed out by Pool.get_session(), not made directly")
@@ -108,7 +107,7 @@ class Lease(Generic[T]):
         entry = self._entry
         if entry is not None:
             _set_entry(self, None)
-            self._pool._give_back(entry, None)
+            self._give_back(entry, None)
 
     release = close
 
@@ -122,7 +121,7 @@ class Lease(Generic[T]):
             _set_entry(self, None)
             from ._pool import DestroyReason  # local: _pool imports this module
 
-            self._pool._give_back(entry, DestroyReason.INVALIDATED)
+            self._give_back(entry, DestroyReason.INVALIDATED)
 
     def __enter__(self) -> T:
         entry = self._entry
@@ -139,11 +138,11 @@ class Lease(Generic[T]):
         entry = self._entry
         if entry is not None:
             _set_entry(self, None)
-            self._pool._give_back(entry, None)
+            self._give_back(entry, None)
 
     def __del__(self) -> None:
         # May run in any thread, during a garbage-collection pass, even while this thread holds
-        # the pool's lock: the pool's _give_back_from_del never blocks on that lock.
+        # the pool's lock: _give_back(..., blocking=False) never blocks on that lock.
         try:
             entry = self._entry
         except AttributeError:  # half-built: nothing to give back
@@ -151,7 +150,7 @@ class Lease(Generic[T]):
         if entry is not None:
             _set_entry(self, None)
             try:
-                self._pool._give_back_from_del(entry)
+                self._give_back(entry, None, False)
             except Exception:  # pragma: no cover - interpreter shutdown
                 pass
 

@@ -10,10 +10,15 @@ How it works, in brief (docs/how-it-works.md has the long version):
   so a newcomer cannot take it); a freed slot is handed to the oldest waiter as the right to create.
 * Critical sections only decide and record. Factories, checks, resets and destroyers run after the
   lock is released.
+* The common case takes no lock at all: idle sessions sit in a ``deque`` whose ``pop`` and ``append``
+  are atomic. A checkout pops one when nobody waits; a release appends one when nobody waits and then
+  looks again ("publish, then re-check"): if a waiter, a close or a resize appeared meanwhile, it takes
+  the lock and settles. A waiter does the converse (queue up under the lock, then look at the idle
+  deque), so no session is left idle while someone waits.
 * A lease released by ``__del__`` (which can run during garbage collection in any thread, even one
-  that holds the pool's lock) never blocks on the lock: it appends to the lock-free ``_inbox`` and
-  tries the lock without blocking. Whoever holds the lock drains the inbox, and re-checks it after
-  releasing the lock, so nothing is stranded.
+  that holds the pool's lock) never blocks on the lock: when it needs it, it appends to the lock-free
+  ``_inbox`` and tries the lock without blocking. Whoever holds the lock drains the inbox, and
+  re-checks it after releasing the lock, so nothing is stranded.
 * After ``os.fork()`` the child gets a fresh lock and forgets every inherited session without
   destroying it (the parent still owns them).
 """
@@ -90,20 +95,24 @@ _CLOSED: Final = "closed"  # the pool was closed while it waited
 # Inbox operations.
 _RETURN: Final = 0  # (entry, reason): a lease released from __del__
 _FREED: Final = 1  # (entry, reason): a destroyer returned, free the slot
+_SETTLE: Final = 2  # (None, None): idle sessions may be owed to waiters, or need retiring
 
 _LEAK_STACK_DEPTH: Final = 32
 _MAINTAIN_MAX_SLEEP: Final = 5.0
 
 
 class _Entry(Generic[T]):
-    """The pool's record of one live session. Fields other than `session` are guarded by the lock,
-    except while leased, when the lease's holder owns the entry."""
+    """The pool's record of one live session. While leased, the lease's holder owns the entry;
+    while idle or being handed over, whoever took it out of the idle deque or holds the lock does."""
 
     __slots__ = (
         "created_at",
         "epoch",
         "expires_at",
         "generation",
+        "hold_buckets",
+        "hold_max",
+        "hold_sum",
         "leak_reported",
         "leased",
         "leased_at",
@@ -122,9 +131,21 @@ class _Entry(Generic[T]):
         self.returned_at = now
         self.leased_at = now
         self.leased = False
-        self.usage = 0
+        self.usage = 0  # leases so far
+        # Hold times of this session's leases, recorded by the releasing thread, which owns the
+        # entry at that moment: no shared counter on the release path. `stats()` sums them up.
+        self.hold_sum = 0.0
+        self.hold_max = 0.0
+        self.hold_buckets = [0] * len(HISTOGRAM_BOUNDS)
         self.stack: list[tuple[str, int, str]] | None = None
         self.leak_reported = False
+
+    def record_hold(self, now: float) -> None:
+        held = now - self.leased_at
+        self.hold_sum += held
+        if held > self.hold_max:  # noqa: PLR1730 - cheaper than max() on the release path
+            self.hold_max = held
+        self.hold_buckets[_bisect(HISTOGRAM_BOUNDS, held)] += 1
 
 
 class _Waiter:
@@ -243,6 +264,7 @@ class Pool(Generic[T]):
 
     # Slots, not a __dict__: attribute access on the hot paths is markedly faster.
     __slots__ = (
+        "__weakref__",
         "_backoff_initial",
         "_backoff_max",
         "_backoff_until",
@@ -257,20 +279,19 @@ class Pool(Generic[T]):
         "_destroyed",
         "_destroyer",
         "_destroying",
+        "_entries",
         "_epoch",
         "_factory",
         "_failures",
+        "_fast_return",
         "_generation",
-        "_hold_hist",
         "_idle",
-        "_in_use",
         "_inbox",
         "_last_error",
         "_leak_timeout",
         "_leak_watch",
         "_leaks",
         "_lease_cls",
-        "_leases",
         "_lifetime_jitter",
         "_lock",
         "_maint_creating",
@@ -292,12 +313,13 @@ class Pool(Generic[T]):
         "_pool_size",
         "_rejected",
         "_reset",
+        "_retired_hold",
+        "_retired_usage",
         "_size",
         "_timeout",
         "_timeouts",
         "_wait_hist",
         "_waiters",
-        "__weakref__",
     )
 
     # ------------------------------------------------------------------ construction
@@ -395,7 +417,9 @@ class Pool(Generic[T]):
         # Leases of this pool are of a subclass that knows the pool as a class attribute, which
         # spares a field per lease; isinstance(lease, Lease) holds as usual.
         self._lease_cls: type[Lease[T]] = type(
-            "Lease", (Lease,), {"__slots__": (), "_pool": self, "__module__": "pooling"}
+            "Lease",
+            (Lease,),
+            {"__slots__": (), "_pool": self, "_give_back": self._give_back, "__module__": "pooling"},
         )
         self._init_state()
         _POOLS.add(self)
@@ -406,9 +430,15 @@ class Pool(Generic[T]):
         """Set up the lock and everything it guards (at construction, and in a forked child)."""
         # ---- The lock contract ----------------------------------------------------------------
         # `_lock` (a plain, non-reentrant Lock, so that a finalizer running in a thread that holds
-        # it cannot re-enter a critical section half-way) guards every field below except `_inbox`.
-        # Critical sections decide and record only: no factory, check, reset, destroyer or hook
-        # is called while it is held, and no logging is done.
+        # it cannot re-enter a critical section half-way) guards every field below except `_inbox`
+        # and `_idle`. Critical sections decide and record only: no factory, check, reset,
+        # destroyer or hook is called while it is held, and no logging is done.
+        # `_idle` is a deque used without the lock by the fast paths (its pop/append are atomic):
+        # a checkout pops from it only while nobody waits; a release appends to it only while
+        # nobody waits and `_fast_return` holds, then re-reads `_waiters`, `_fast_return` and the
+        # generation, and if any changed, settles under the lock (`_settle_locked`: idle sessions
+        # go to waiters, stale or excess ones are destroyed). Under the lock, a caller that queues
+        # up settles too, after queueing; so whichever of the two comes second sees the other.
         # `_cond` is a Condition over the same lock. Only the maintainer thread waits on it; a
         # critical section that leaves housekeeping to do (refill `min_idle`, close) notifies it.
         # Callers waiting for a session do not wait on `_cond`: each waits on its own `_Waiter`
@@ -423,15 +453,18 @@ class Pool(Generic[T]):
         self._inbox: deque[tuple[_Entry[Any], DestroyReason | None, int]] = deque()
         # ---- guarded by _lock ------------------------------------------------------------------
         self._epoch = object()  # replaced in a forked child: entries of another epoch are foreign
-        self._generation = 0  # bumped by destroy_all_sessions()
-        self._idle: list[_Entry[T]] = []  # most recently returned last (taken LIFO)
+        self._generation = 0  # bumped by destroy_all_sessions() and in a forked child
+        self._idle: deque[_Entry[T]] = deque()  # most recently returned on the right (LIFO)
         self._waiters: deque[_Waiter] = deque()  # oldest first
+        self._entries: set[_Entry[T]] = set()  # every live session's entry
         self._size = 0  # slots taken: creating + idle + leased + destroying
-        self._in_use = 0  # leased, including sessions being handed to a woken waiter
         self._creating = 0
         self._destroying = 0
         self._maint_creating = 0  # creations started by the maintainer for min_idle
         self._closed = False
+        # True while a release may append to `_idle` without the lock: no reset or hook to run,
+        # not closed, not above `pool_size` after a resize (see `_update_fast_return_locked`).
+        self._fast_return = self._plain_return
         self._failures = 0  # consecutive factory errors
         self._last_error: BaseException | None = None
         self._backoff_until = 0.0
@@ -445,18 +478,23 @@ class Pool(Generic[T]):
         self._check_failures = 0
         self._timeouts = 0
         self._rejected = 0
-        self._leases = 0
         self._leaks = 0
         self._wait_hist = Histogram()
-        self._hold_hist = Histogram()
+        # leases and hold times of destroyed sessions (live ones keep theirs in their entry)
+        self._retired_usage = 0
+        self._retired_hold = Histogram()
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget every inherited session (the parent owns them) and start over.
 
         Only the thread that called fork() exists in the child, and the inherited lock may be held
-        by a thread that does not; so everything is rebuilt rather than locked.
+        by a thread that does not; so everything is rebuilt rather than locked. The generation
+        moves on, so the fast paths treat inherited entries as stale and leave them to the slow
+        path, which recognises them by their epoch and lets them go untouched.
         """
+        generation = self._generation + 1
         self._init_state()
+        self._generation = generation
 
     # ------------------------------------------------------------------ properties
 
@@ -501,27 +539,35 @@ class Pool(Generic[T]):
             timeout is None or (type(timeout) in (int, float) and timeout >= 0)  # type: ignore[operator]
         ):
             _check_number("timeout", timeout)  # raises, naming the bad value
-        if self._plain_checkout:
-            # Fast path: an idle session and nothing else to do (no check, hook, leak watch,
-            # idle limit). Anything unusual falls through to the general path below.
-            entry: _Entry[T] | None = None
-            now = _monotonic()
-            with self._lock:
-                idle = self._idle
-                if idle and not self._inbox and idle[-1].expires_at > now:
-                    entry = idle.pop()
+        if self._plain_checkout and not self._waiters and not self._inbox:
+            # Fast path, no lock: pop an idle session while nobody waits (so nobody is overtaken)
+            # and nothing else is to be done (no check, hook, leak watch or idle limit).
+            try:
+                entry = self._idle.pop()
+            except IndexError:
+                pass
+            else:
+                now = _monotonic()
+                if entry.expires_at > now and entry.generation == self._generation:
                     entry.leased = True
                     entry.leased_at = now
                     entry.usage += 1
-                    self._in_use += 1
-                    self._leases += 1
-            if entry is not None:
-                if self._inbox:
-                    self._drain_nowait()
-                lease: Lease[T] = _new_lease(self._lease_cls)
-                _set_entry(lease, entry)
-                return lease
+                    lease: Lease[T] = _new_lease(self._lease_cls)
+                    _set_entry(lease, entry)
+                    return lease
+                self._retire_popped(entry, now)
         return self._get_session(self._timeout if timeout is _DEFAULT else timeout)  # type: ignore[arg-type]
+
+    def _retire_popped(self, entry: _Entry[T], now: float) -> None:
+        """An entry the fast path popped is too old, or stale after destroy_all_sessions()."""
+        with self._lock:
+            doomed = self._drain_locked() if self._inbox else None
+            if entry.epoch is self._epoch:
+                reason = (
+                    DestroyReason.DISCARDED if entry.generation != self._generation else DestroyReason.TOO_OLD
+                )
+                doomed = self._doom_locked(doomed, entry, reason)
+        self._after_unlock(doomed)
 
     def _get_session(self, limit: float | None) -> Lease[T]:
         """The general path of `get_session`."""
@@ -542,9 +588,18 @@ class Pool(Generic[T]):
                     error = PoolClosed(f"pool {self._name!r} is closed")
                 else:
                     idle = self._idle
-                    while idle:
-                        entry = idle.pop()
-                        if entry.expires_at <= now:
+                    if self._waiters:
+                        # Sessions released lock-free while others wait are theirs, not ours.
+                        doomed = self._settle_locked(doomed)
+                    while not self._waiters:
+                        try:
+                            entry = idle.pop()  # fast paths pop concurrently: never test, then pop
+                        except IndexError:
+                            entry = None
+                            break
+                        if entry.generation != self._generation:
+                            doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
+                        elif entry.expires_at <= now:
                             doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_OLD)
                         elif (
                             self._max_idle_time is not None and now - entry.returned_at >= self._max_idle_time
@@ -554,8 +609,6 @@ class Pool(Generic[T]):
                             entry.leased = True
                             entry.leased_at = now
                             entry.usage += 1
-                            self._in_use += 1
-                            self._leases += 1
                             if self._leak_watch is not None:
                                 self._leak_watch[entry] = None
                             break
@@ -580,6 +633,10 @@ class Pool(Generic[T]):
                         else:
                             waiter = _Waiter()
                             self._waiters.append(waiter)
+                            # Publish, then re-check: a lock-free release may have made a session
+                            # idle after we looked (it will see us and settle too; either is fine).
+                            if idle:
+                                doomed = self._settle_locked(doomed)
             # ---- outside the lock ----
             if self._inbox:
                 self._drain_nowait()
@@ -626,7 +683,6 @@ class Pool(Generic[T]):
             with self._lock:
                 self._check_failures += 1
                 entry.leased = False
-                self._in_use -= 1
                 if self._leak_watch is not None:
                     self._leak_watch.pop(entry, None)
                 self._destroying += 1
@@ -712,7 +768,8 @@ class Pool(Generic[T]):
             return _copy_error(self._last_error)
         return PoolTimeout(
             f"pool {self._name!r}: no session available after waiting {elapsed:.3f}s "
-            f"({self._in_use} of {self._pool_size} in use, {len(self._waiters)} waiting)"
+            f"({self._in_use_locked(len(self._idle))} of {self._pool_size} in use, "
+            f"{len(self._waiters)} waiting)"
         )
 
     # ------------------------------------------------------------------ creation
@@ -791,14 +848,13 @@ class Pool(Generic[T]):
                 self._failures = 0
                 self._last_error = None
                 self._grant_locked(entry.created_at)  # creation works again: wake the queue
+            self._entries.add(entry)
             if self._closed or entry.epoch is not self._epoch:
                 closed = True
                 self._destroying += 1
             else:
                 entry.leased = True
                 entry.usage = 1
-                self._in_use += 1
-                self._leases += 1
                 if self._leak_watch is not None:
                     self._leak_watch[entry] = None
         if closed:
@@ -816,7 +872,27 @@ class Pool(Generic[T]):
         through the inbox, to be processed by the lock's holder.
         """
         now = _monotonic()
-        if reason is not None or self._plain_return is False or entry.expires_at <= now:
+        if (
+            reason is None
+            and self._fast_return
+            and entry.leased
+            and entry.generation == self._generation
+            and entry.expires_at > now
+            and not self._waiters
+        ):
+            # Fast path, no lock: publish the session as idle, then re-check (lock contract).
+            entry.leased = False
+            held = now - entry.leased_at  # entry.record_hold(now), inlined on this hot path
+            entry.hold_sum += held
+            if held > entry.hold_max:  # noqa: PLR1730
+                entry.hold_max = held
+            entry.hold_buckets[_bisect(HISTOGRAM_BOUNDS, held)] += 1
+            entry.returned_at = now
+            self._idle.append(entry)
+            if self._waiters or not self._fast_return or entry.generation != self._generation:
+                self._settle(blocking)
+            return
+        if reason is not None or not self._plain_return or entry.expires_at <= now:
             reason = self._before_return(entry, reason, now)
         lock = self._lock
         if not lock.acquire(blocking):
@@ -825,42 +901,74 @@ class Pool(Generic[T]):
             return
         doomed: _Doomed | None = None
         try:
-            # ---- critical section: back to idle (the common case), or the general path ----
+            # ---- critical section: the general path of a return ----
             if self._inbox:
                 doomed = self._drain_locked()
-            if (
-                reason is None
-                and entry.leased
-                and not self._waiters
-                and entry.generation == self._generation
-                and entry.epoch is self._epoch
-                and self._size - self._destroying <= self._pool_size
-                and not self._closed
-            ):
-                entry.leased = False
-                self._in_use -= 1
-                held = now - entry.leased_at
-                hist = self._hold_hist
-                hist.count += 1
-                hist.sum += held
-                hist.max = max(hist.max, held)
-                hist.buckets[_bisect(HISTOGRAM_BOUNDS, held)] += 1
-                entry.returned_at = now
-                self._idle.append(entry)
-            else:
-                reason = self._return_locked(entry, reason, now)
+            reason = self._return_locked(entry, reason, now)
         finally:
             lock.release()
+        if reason is not None:
+            doomed = doomed or []
+            doomed.append((entry, reason))
+        self._after_unlock(doomed)
+
+    def _settle(self, blocking: bool) -> None:
+        """After a lock-free release saw a waiter, a close, a resize or a destroy_all: settle."""
+        lock = self._lock
+        if not lock.acquire(blocking):
+            self._inbox.append((None, None, _SETTLE))  # type: ignore[arg-type]
+            self._drain_nowait()
+            return
+        try:
+            doomed = self._drain_locked() if self._inbox else None
+            doomed = self._settle_locked(doomed)
+        finally:
+            lock.release()
+        self._after_unlock(doomed)
+
+    def _settle_locked(self, doomed: _Doomed | None) -> _Doomed | None:
+        """Make the idle deque consistent with the rest of the state: nothing idle while someone
+        waits (hand sessions to the oldest waiters), nothing stale, excess or in a closed pool."""
+        idle = self._idle
+        if (
+            self._closed
+            or self._size - self._destroying > self._pool_size
+            or any(e.generation != self._generation for e in tuple(idle))
+        ):
+            keep: list[_Entry[T]] = []
+            while True:
+                try:
+                    entry = idle.popleft()
+                except IndexError:
+                    break
+                if self._closed:
+                    doomed = self._doom_locked(doomed, entry, DestroyReason.CLOSED)
+                elif entry.generation != self._generation:
+                    doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
+                elif self._size - self._destroying > self._pool_size:
+                    doomed = self._doom_locked(doomed, entry, DestroyReason.RESIZED)
+                else:
+                    keep.append(entry)
+            idle.extend(keep)
+        now = _monotonic()
+        while self._waiters:
+            try:
+                entry = idle.pop()
+            except IndexError:
+                break
+            if entry.expires_at <= now:
+                doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_OLD)
+            else:
+                self._put_back_locked(entry, now)
+        return doomed
+
+    def _after_unlock(self, doomed: _Doomed | None) -> None:
+        """What every critical section's caller does after releasing the lock: re-check the inbox
+        (lock contract), then destroy what the section doomed."""
         if self._inbox:
             self._drain_nowait()
-        if reason is not None:
-            self._destroy(entry, reason)
         if doomed:
             self._destroy_many(doomed)
-
-    def _give_back_from_del(self, entry: _Entry[T]) -> None:
-        """A lease was garbage-collected. Never blocks on the lock (see the lock contract)."""
-        self._give_back(entry, None, False)
 
     def _before_return(
         self, entry: _Entry[T], reason: DestroyReason | None, now: float
@@ -904,8 +1012,7 @@ class Pool(Generic[T]):
         if entry.epoch is not self._epoch or not entry.leased:
             return None  # inherited across fork (the parent owns it), or returned twice
         entry.leased = False
-        self._in_use -= 1
-        self._hold_hist.observe(now - entry.leased_at)
+        entry.record_hold(now)
         if self._leak_watch is not None:
             self._leak_watch.pop(entry, None)
         if reason is None:
@@ -930,8 +1037,6 @@ class Pool(Generic[T]):
             entry.leased = True
             entry.leased_at = now
             entry.usage += 1
-            self._in_use += 1
-            self._leases += 1
             if self._leak_watch is not None:
                 self._leak_watch[entry] = None
             waiter.got = entry
@@ -953,6 +1058,8 @@ class Pool(Generic[T]):
                 return doomed
             if op == _FREED:
                 self._free_locked(entry)
+            elif op == _SETTLE:
+                doomed = self._settle_locked(doomed)
             else:
                 reason = self._return_locked(entry, reason, now)
                 if reason is not None:
@@ -973,8 +1080,9 @@ class Pool(Generic[T]):
     # ------------------------------------------------------------------ destruction
 
     def _doom_locked(self, doomed: _Doomed | None, entry: _Entry[T], reason: DestroyReason) -> _Doomed:
-        """Mark an idle entry for destruction (done outside the lock by the caller)."""
+        """Mark an entry for destruction (done outside the lock by the caller)."""
         self._destroying += 1
+        self._update_fast_return_locked()
         if doomed is None:
             doomed = []
         doomed.append((entry, reason))
@@ -1009,9 +1117,28 @@ class Pool(Generic[T]):
         self._size -= 1
         self._destroying -= 1
         self._destroyed += 1
+        if entry in self._entries:
+            self._entries.remove(entry)
+            self._retired_usage += entry.usage
+            self._retired_hold.merge(entry.hold_buckets, entry.hold_sum, entry.hold_max)
+        self._update_fast_return_locked()
         self._grant_locked(_monotonic())
         if self._min_idle and not self._closed:
             self._notify_maintainer_locked()
+
+    def _update_fast_return_locked(self) -> None:
+        self._fast_return = (
+            self._plain_return and not self._closed and self._size - self._destroying <= self._pool_size
+        )
+
+    def _take_all_idle_locked(self) -> list[_Entry[T]]:
+        """Empty the idle deque (atomically per entry: fast paths may pop concurrently)."""
+        taken: list[_Entry[T]] = []
+        while True:
+            try:
+                taken.append(self._idle.popleft())
+            except IndexError:
+                return taken
 
     def _call_hook(self, name: str, hook: Callable[..., object], *args: object) -> None:
         try:
@@ -1030,9 +1157,9 @@ class Pool(Generic[T]):
                 pass
             else:
                 self._closed = True
-                for entry in self._idle:
+                self._fast_return = False
+                for entry in self._take_all_idle_locked():
                     doomed = self._doom_locked(doomed, entry, DestroyReason.CLOSED)
-                self._idle.clear()
                 while self._waiters:
                     waiter = self._waiters.popleft()
                     waiter.got = _CLOSED
@@ -1060,9 +1187,8 @@ class Pool(Generic[T]):
         with self._lock:
             doomed = self._drain_locked() if self._inbox else None
             self._generation += 1
-            for entry in self._idle:
+            for entry in self._take_all_idle_locked():
                 doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
-            self._idle.clear()
         if self._inbox:
             self._drain_nowait()
         if doomed:
@@ -1082,10 +1208,13 @@ class Pool(Generic[T]):
             if self._inbox:
                 doomed = self._drain_locked()
             self._pool_size = size
+            self._update_fast_return_locked()
             excess = self._size - self._destroying - size
-            while excess > 0 and self._idle:
-                doomed = self._doom_locked(doomed, self._idle.pop(0), DestroyReason.RESIZED)
+            idle = self._take_all_idle_locked()  # least recently returned first
+            while excess > 0 and idle:
+                doomed = self._doom_locked(doomed, idle.pop(0), DestroyReason.RESIZED)
                 excess -= 1
+            self._idle.extend(idle)
             self._grant_locked(_monotonic())
             self._notify_maintainer_locked()
         if self._inbox:
@@ -1096,12 +1225,19 @@ class Pool(Generic[T]):
     def stats(self) -> PoolStats:
         """A consistent snapshot of the pool's state and counters."""
         with self._lock:
+            idle = len(self._idle)
+            hold = Histogram()
+            hold.merge(self._retired_hold.buckets, self._retired_hold.sum, self._retired_hold.max)
+            leases = self._retired_usage
+            for entry in self._entries:
+                leases += entry.usage
+                hold.merge(entry.hold_buckets, entry.hold_sum, entry.hold_max)
             stats = PoolStats(
                 name=self._name,
                 pool_size=self._pool_size,
                 size=self._size,
-                idle=len(self._idle),
-                in_use=self._in_use,
+                idle=idle,
+                in_use=self._in_use_locked(idle),
                 waiting=len(self._waiters),
                 creating=self._creating,
                 created=self._created,
@@ -1110,26 +1246,31 @@ class Pool(Generic[T]):
                 check_failures=self._check_failures,
                 timeouts=self._timeouts,
                 rejected=self._rejected,
-                leases=self._leases,
+                leases=leases,
                 leaks=self._leaks,
                 wait_count=self._wait_hist.count,
                 wait_time_total=self._wait_hist.sum,
                 wait_time_max=self._wait_hist.max,
                 wait_histogram=self._wait_hist.snapshot(),
-                hold_count=self._hold_hist.count,
-                hold_time_total=self._hold_hist.sum,
-                hold_time_max=self._hold_hist.max,
-                hold_histogram=self._hold_hist.snapshot(),
+                hold_count=hold.count,
+                hold_time_total=hold.sum,
+                hold_time_max=hold.max,
+                hold_histogram=hold.snapshot(),
             )
         if self._inbox:
             self._drain_nowait()
         return stats
 
+    def _in_use_locked(self, idle: int) -> int:
+        """Leased sessions (including ones being handed to a woken waiter), derived."""
+        return self._size - idle - self._creating - self._destroying
+
     def __repr__(self) -> str:
         state = " closed" if self._closed else ""
+        idle = len(self._idle)
         return (
-            f"<{type(self).__name__} {self._name!r}{state} [{self._in_use} leased, "
-            f"{len(self._idle)} idle, {len(self._waiters)} waiting] "
+            f"<{type(self).__name__} {self._name!r}{state} [{self._in_use_locked(idle)} leased, "
+            f"{idle} idle, {len(self._waiters)} waiting] "
             f"size={self._size}/{self._pool_size}>"
         )
 
@@ -1165,8 +1306,9 @@ class Pool(Generic[T]):
                 next_round = -1.0
             else:
                 keep: list[_Entry[T]] = []
-                spare = len(self._idle) - self._min_idle
-                for entry in self._idle:  # least recently returned first
+                idle = self._take_all_idle_locked()
+                spare = len(idle) - self._min_idle
+                for entry in idle:  # least recently returned first
                     if entry.expires_at <= now:
                         doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_OLD)
                         spare -= 1
@@ -1182,7 +1324,7 @@ class Pool(Generic[T]):
                         if self._max_idle_time is not None:
                             next_round = min(next_round, entry.returned_at + self._max_idle_time)
                         next_round = min(next_round, entry.expires_at)
-                self._idle[:] = keep
+                self._idle.extendleft(reversed(keep))  # before any returned meanwhile
                 if self._leak_watch is not None and self._leak_timeout is not None:
                     for entry in list(self._leak_watch):  # oldest lease first
                         due = entry.leased_at + self._leak_timeout
@@ -1243,6 +1385,7 @@ class Pool(Generic[T]):
             if self._failures:
                 self._failures = 0
                 self._last_error = None
+            self._entries.add(entry)
             if self._closed or entry.epoch is not self._epoch:
                 closed = True
                 self._destroying += 1

@@ -28,6 +28,13 @@ class Histogram:
         self.max = max(self.max, seconds)
         self.buckets[bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)] += 1
 
+    def merge(self, buckets: list[int], total: float, maximum: float) -> None:
+        self.count += sum(buckets)
+        self.sum += total
+        self.max = max(self.max, maximum)
+        for i, n in enumerate(buckets):
+            self.buckets[i] += n
+
     def snapshot(self) -> tuple[tuple[float, int], ...]:
         return tuple(zip(HISTOGRAM_BOUNDS, self.buckets, strict=True))
 

@@ -154,9 +154,7 @@ def _require(module: str, extra: str, cls: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
-        raise ImportError(
-            f"{cls} needs the {module!r} driver: pip install 'pooling[{extra}]'"
-        ) from exc
+        raise ImportError(f"{cls} needs the {module!r} driver: pip install 'pooling[{extra}]'") from exc
 
 
 def _safe_name(cls: str, args: Iterable[Any] | None, kwargs: Mapping[str, Any]) -> str | None:
@@ -313,9 +311,7 @@ class _MysqlPool(PoolBase[C], Generic[C]):
 
         return self._run(run, timeout, retry_unsent=True, commit=False)
 
-    def execute(
-        self, sql: str, args: Any = None, timeout: float | None = None
-    ) -> tuple[int | None, int]:
+    def execute(self, sql: str, args: Any = None, timeout: float | None = None) -> tuple[int | None, int]:
         """Run one write and return ``(lastrowid, rowcount)``. Never retried.
 
         If the connection is not in autocommit mode, the statement is committed.
