@@ -30,8 +30,8 @@ if hasattr(nox.options, "download_python"):  # nox >= 2025: never fetch an inter
     nox.options.download_python = "never"
 nox.options.reuse_existing_virtualenvs = True
 
-#: Drivers the recipe tests use (tests/test_recipes.py skips a recipe whose driver is missing).
-RECIPE_DRIVERS = ["psycopg[binary]>=3.1", "redis>=4.5"]
+#: Drivers of the server tests besides the MySQL ones (psycopg, redis: tests/test_recipes.py).
+SERVICE_DRIVERS = ["-r", "tests/requirements-services.txt"]
 
 
 def _works(python: str) -> bool:
@@ -80,7 +80,7 @@ if hasattr(os, "getuid"):  # POSIX: pyenv layout
 @nox.session(python=PYTHONS)
 def tests(session: nox.Session) -> None:
     """Run the test suite on one Python version."""
-    session.install(".[test,pymysql,mysql-connector]", *RECIPE_DRIVERS)
+    session.install(".[test,pymysql,mysql-connector]", *SERVICE_DRIVERS)
     # mysqlclient (the `mysql` extra) compiles against libmariadb-dev + pkg-config
     # (.ci/mariadb.sh installs them); without them its tests skip, or fail when
     # POOLING_REQUIRE_SERVICES=1, rather than the whole session failing here.
