@@ -109,6 +109,8 @@ class Factory:
         self.created_event = threading.Event()
         self.destroyed_event = threading.Event()
         self.on_create_hook: Callable[[Session], object] | None = None
+        #: Contract violations seen by the factory (a double destroy, say); tests assert it empty.
+        self.violations: list[str] = []
 
     def create(self) -> Session:
         with self.lock:
@@ -142,8 +144,9 @@ class Factory:
         return session
 
     def destroy(self, session: Session) -> None:
-        assert isinstance(session, Session)
-        assert not session.closed, f"{session!r} destroyed twice"
+        with self.lock:
+            if not isinstance(session, Session) or session.closed:
+                self.violations.append(f"destroy({session!r}): not a live session of this factory")
         session.closed = True
         with self.lock:
             self.destroyed.append(session)

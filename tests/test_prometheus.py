@@ -61,5 +61,5 @@ def test_scrape_exposes_live_counts_counters_and_histograms() -> None:
 
 def test_rejects_what_is_not_a_pool() -> None:
     collector = PoolCollector(registry=None)
-    with pytest.raises(TypeError, match="pool must be a pooling.Pool"):
+    with pytest.raises(TypeError, match=r"pool must be a pooling\.Pool"):
         collector.add("not a pool")  # type: ignore[arg-type]

@@ -28,6 +28,8 @@ class _Owner(Protocol):
     @property
     def name(self) -> str: ...
 
+    _discard_on: Callable[[BaseException], bool] | None
+
 
 class Lease(Generic[T]):
     """A session borrowed from a pool, and the right to use it until released.
@@ -138,7 +140,21 @@ class Lease(Generic[T]):
         entry = self._entry
         if entry is not None:
             _set_entry(self, None)
-            self._give_back(entry, None)
+            if exc is not None and self._pool._discard_on is not None:
+                self._exit_with_error(entry, exc)
+            else:
+                self._give_back(entry, None)
+
+    def _exit_with_error(self, entry: _Entry[T], exc: BaseException) -> None:
+        from ._pool import DestroyReason
+
+        discard_on = self._pool._discard_on
+        assert discard_on is not None
+        try:
+            discard = bool(discard_on(exc))
+        except Exception:  # a broken predicate must not hide the block's own error
+            discard = False
+        self._give_back(entry, DestroyReason.INVALIDATED if discard else None)
 
     def __del__(self) -> None:
         # May run in any thread, during a garbage-collection pass, even while this thread holds

@@ -260,6 +260,8 @@ class Pool(Generic[T]):
             deadline, at which they get the last creation error. 0 turns back-off off.
         on_create, on_checkout, on_checkin: hooks called with the session; on_destroy: with the
             session and a `DestroyReason`. A hook that raises is logged and otherwise ignored.
+        discard_on: called with the exception that ends a ``with pool.get_session()`` block; if it
+            returns true, the session is destroyed instead of pooled (a disconnect error, say).
     """
 
     # Slots, not a __dict__: attribute access on the hot paths is markedly faster.
@@ -279,6 +281,7 @@ class Pool(Generic[T]):
         "_destroyed",
         "_destroyer",
         "_destroying",
+        "_discard_on",
         "_entries",
         "_epoch",
         "_factory",
@@ -349,6 +352,7 @@ class Pool(Generic[T]):
         on_checkout: Callable[[T], object] | None = None,
         on_checkin: Callable[[T], object] | None = None,
         on_destroy: Callable[[T, DestroyReason], object] | None = None,
+        discard_on: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self._pool_size: int = _check_number(
             "pool_size", pool_size, minimum=1, allow_none=False, integer=True
@@ -400,6 +404,7 @@ class Pool(Generic[T]):
         self._on_checkout = _check_callable("on_checkout", on_checkout)
         self._on_checkin = _check_callable("on_checkin", on_checkin)
         self._on_destroy = _check_callable("on_destroy", on_destroy)
+        self._discard_on: Callable[[BaseException], bool] | None = _check_callable("discard_on", discard_on)
         self._needs_maintainer = bool(self._min_idle or self._max_idle_time or self._leak_timeout)
         # Which fast paths apply (configuration only, fixed for the pool's life).
         self._plain_checkout = (
@@ -419,7 +424,12 @@ class Pool(Generic[T]):
         self._lease_cls: type[Lease[T]] = type(
             "Lease",
             (Lease,),
-            {"__slots__": (), "_pool": self, "_give_back": self._give_back, "__module__": "pooling"},
+            {
+                "__slots__": (),
+                "_pool": self,
+                "_give_back": self._give_back,
+                "__module__": "pooling",
+            },
         )
         self._init_state()
         _POOLS.add(self)

@@ -216,6 +216,8 @@ class _MysqlPool(PoolBase[C], Generic[C]):
         #: the autocommit mode every pooled connection is reset to (None: leave it as it is)
         self._autocommit: bool | None = None if autocommit is None else bool(autocommit)
         options.setdefault("check_interval", 0.5)
+        # a `with` block that ends in a disconnect error destroys its connection
+        options.setdefault("discard_on", is_disconnect_error)
         if options.get("name") is None:
             name = _safe_name(cls, args, conn_kwargs)
             if name is not None:
