@@ -54,6 +54,7 @@ T = TypeVar("T")
 logger = logging.getLogger("pooling")
 _monotonic = time.monotonic
 _INF: Final = math.inf
+_TIMEOUT_MAX: Final = min(threading.TIMEOUT_MAX, 86400.0)
 
 
 class DestroyReason(str, Enum):
@@ -717,7 +718,8 @@ class Pool(Generic[T]):
                 if wake_at == _INF:
                     waiter.lock.acquire()
                 else:
-                    waiter.lock.acquire(True, max(wake_at - now, 0.0))
+                    # (a huge timeout is fine: we loop until the deadline)
+                    waiter.lock.acquire(True, min(max(wake_at - now, 0.0), _TIMEOUT_MAX))
                 # ---- critical section: did we get something? if not, is time up? ----
                 with lock:
                     if self._inbox:
