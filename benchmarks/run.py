@@ -1212,6 +1212,14 @@ def print_result(res: Result) -> None:
         print(f"   note: {note}")
 
 
+def flag_unmeasured(res: Result) -> None:
+    """A pooling row that could not be measured shows up in the targets as n/a, not nowhere."""
+    measured = {t.impl for t in res.targets}
+    for row in res.rows.values():
+        if row.kind == "pooling" and row.skipped and row.key not in measured:
+            res.targets.append(Target(row.key, f"{res.name}: not measured", "-", row.skipped, None))
+
+
 def print_targets(results: Sequence[Result]) -> None:
     targets = [(r.name, t) for r in results for t in r.targets]
     print("\n== targets (pooling)")
@@ -1449,6 +1457,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             res = Result(name, name, {})
             res.skipped = f"crashed: {type(exc).__name__}: {exc}"
         res.seconds = time.perf_counter() - t0
+        flag_unmeasured(res)
         results.append(res)
         print_result(res)
         sys.stdout.flush()

@@ -256,7 +256,7 @@ def test_backoff_zero_turns_it_off() -> None:
 def test_lifetimes_are_spread_but_never_longer_than_max_lifetime() -> None:
     pool = Pool(50, object, max_lifetime=100.0, lifetime_jitter=0.2)
     leases = [pool.get_session() for _ in range(50)]
-    lifetimes = [lease._entry.expires_at - lease._entry.created_at for lease in leases]
+    lifetimes = [lease._held[0].expires_at - lease._held[0].created_at for lease in leases]
     assert all(80.0 <= t <= 100.0 for t in lifetimes)
     assert len({round(t, 6) for t in lifetimes}) > 40  # spread, not all equal
     for lease in leases:

@@ -1,9 +1,10 @@
 """`Lease[T]`: the proxy `Pool.get_session()` hands out.
 
 A lease owns one session until it is released, by `close()`, by the exit of a `with` block, or by
-dropping the last reference to it (`__del__`). Release is "swap the entry field to None, and if it was
-set, give the session back", which makes it idempotent, and makes a half-built lease's finalizer
-harmless. The lease knows its pool only through one narrow call, its `_give_back`.
+dropping the last reference to it (`__del__`). Release is "pop the entry from the lease's one-element
+list, and if there was one, give the session back": `list.pop` is atomic, which makes release
+idempotent even across threads, and a half-built lease's finalizer harmless. The lease knows its
+pool only through one narrow call, its `_give_back`.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ class Lease(Generic[T]):
     A lease is meant to be used by one thread at a time; it may be released from any thread.
     """
 
-    __slots__ = ("_entry",)
+    __slots__ = ("_held",)
 
-    _entry: _Entry[T] | None
+    #: ``[entry]`` while held, ``[]`` once released. Release pops it: ``list.pop`` is atomic, so
+    #: two threads releasing the same lease at once give the session back exactly once.
+    _held: list[_Entry[T]]
     #: The pool, and its give-back method: class attributes of the pool's own subclass of Lease
     #: (see Pool.__init__), which spares a field per lease and a method binding per release.
     _pool: ClassVar[_Owner]
@@ -58,58 +61,67 @@ class Lease(Generic[T]):
 
     # -- the session ---------------------------------------------------------------------------
 
+    def _released(self, doing: str) -> LeaseReleased:
+        return LeaseReleased(f"{self!r}: cannot {doing}, the lease was released")
+
     @property
     def session(self) -> T:
         """The session itself; raises `LeaseReleased` once the lease was released."""
-        entry = self._entry
-        if entry is None:
-            raise LeaseReleased(f"{self!r}: the lease was released; get a new session from the pool")
-        return entry.session
+        try:
+            return self._held[0].session
+        except IndexError:
+            raise self._released("get its session") from None
 
     @property
     def released(self) -> bool:
         """True once the session went back to the pool (or was destroyed)."""
-        return self._entry is None
+        return not self._held
 
     def __getattr__(self, name: str) -> Any:
         # Only called for names that are not the lease's own: forward them to the session.
-        if name == "_entry":  # the slot is unset: a half-built lease; never recurse
+        if name == "_held" or name[:2] == "__":
+            # "_held": the slot is unset (a half-built lease): never recurse. Dunders are probed
+            # by dir(), copy, pickle and friends: they are the lease's business, not forwarded.
             raise AttributeError(name)
-        entry = self._entry
-        if entry is None:
-            raise LeaseReleased(f"{self!r}: cannot get attribute {name!r}, the lease was released")
-        return getattr(entry.session, name)
+        try:
+            session = self._held[0].session
+        except IndexError:
+            raise self._released(f"get attribute {name!r}") from None
+        return getattr(session, name)
 
     def __setattr__(self, name: str, value: Any) -> None:
         if name in Lease.__slots__:
             object.__setattr__(self, name, value)
             return
-        entry = self._entry
-        if entry is None:
-            raise LeaseReleased(f"{self!r}: cannot set attribute {name!r}, the lease was released")
-        setattr(entry.session, name, value)
+        try:
+            session = self._held[0].session
+        except IndexError:
+            raise self._released(f"set attribute {name!r}") from None
+        setattr(session, name, value)
 
     def __delattr__(self, name: str) -> None:
-        entry = self._entry
-        if entry is None:
-            raise LeaseReleased(f"{self!r}: cannot delete attribute {name!r}, the lease was released")
-        delattr(entry.session, name)
+        try:
+            session = self._held[0].session
+        except IndexError:
+            raise self._released(f"delete attribute {name!r}") from None
+        delattr(session, name)
 
     def __dir__(self) -> list[str]:
         own = set(super().__dir__())
-        entry = self._entry
-        if entry is not None:
-            own.update(dir(entry.session))
+        held = self._held
+        if held:
+            own.update(dir(held[0].session))
         return sorted(own)
 
     # -- release -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Give the session back to the pool. Idempotent: a second call does nothing."""
-        entry = self._entry
-        if entry is not None:
-            _set_entry(self, None)
-            self._give_back(entry, None)
+        try:
+            entry = self._held.pop()
+        except IndexError:
+            return
+        self._give_back(entry, None)
 
     release = close
 
@@ -118,18 +130,19 @@ class Lease(Generic[T]):
 
         Idempotent; on a released lease it does nothing.
         """
-        entry = self._entry
-        if entry is not None:
-            _set_entry(self, None)
-            from ._pool import DestroyReason  # local: _pool imports this module
+        try:
+            entry = self._held.pop()
+        except IndexError:
+            return
+        from ._pool import DestroyReason  # local: _pool imports this module
 
-            self._give_back(entry, DestroyReason.INVALIDATED)
+        self._give_back(entry, DestroyReason.INVALIDATED)
 
     def __enter__(self) -> T:
-        entry = self._entry
-        if entry is None:
-            raise LeaseReleased(f"{self!r}: cannot enter a released lease")
-        return entry.session
+        try:
+            return self._held[0].session
+        except IndexError:
+            raise self._released("enter it") from None
 
     def __exit__(
         self,
@@ -137,13 +150,14 @@ class Lease(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        entry = self._entry
-        if entry is not None:
-            _set_entry(self, None)
-            if exc is not None and self._pool._discard_on is not None:
-                self._exit_with_error(entry, exc)
-            else:
-                self._give_back(entry, None)
+        try:
+            entry = self._held.pop()
+        except IndexError:
+            return
+        if exc is not None and self._pool._discard_on is not None:
+            self._exit_with_error(entry, exc)
+        else:
+            self._give_back(entry, None)
 
     def _exit_with_error(self, entry: _Entry[T], exc: BaseException) -> None:
         from ._pool import DestroyReason
@@ -160,29 +174,31 @@ class Lease(Generic[T]):
         # May run in any thread, during a garbage-collection pass, even while this thread holds
         # the pool's lock: _give_back(..., blocking=False) never blocks on that lock.
         try:
-            entry = self._entry
+            held = self._held
         except AttributeError:  # half-built: nothing to give back
             return
-        if entry is not None:
-            _set_entry(self, None)
+        if held:
             try:
-                self._give_back(entry, None, False)
-            except Exception:  # pragma: no cover - interpreter shutdown
+                self._give_back(held.pop(), None, False)
+            except Exception:  # pragma: no cover - interpreter shutdown, or popped meanwhile
                 pass
 
     def __repr__(self) -> str:
         try:
-            entry = self._entry
+            held = self._held
             pool = self._pool
         except AttributeError:  # pragma: no cover - half-built
             return "<Lease (unbound)>"
-        if entry is None:
+        if not held:
             return f"<Lease released, pool={pool.name!r}>"
-        # The session's own repr may hold secrets (a DSN, a password): show its type only.
-        kind = type(entry.session).__qualname__
+        try:
+            # The session's own repr may hold secrets (a DSN, a password): show its type only.
+            kind = type(held[0].session).__qualname__
+        except IndexError:  # released meanwhile
+            return f"<Lease released, pool={pool.name!r}>"
         return f"<Lease of {kind} from pool={pool.name!r}>"
 
 
 # Slot setters, bypassing the forwarding __setattr__ on the hot path.
-_set_entry: Callable[[Lease[Any], Any], None] = cast(Any, Lease.__dict__["_entry"]).__set__
+_set_held: Callable[[Lease[Any], Any], None] = cast(Any, Lease.__dict__["_held"]).__set__
 _new_lease = object.__new__

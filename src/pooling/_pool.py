@@ -44,7 +44,7 @@ from types import TracebackType
 from typing import Any, Final, Generic, TypeVar
 
 from ._errors import PoolClosed, PoolError, PoolExhausted, PoolTimeout
-from ._lease import Lease, _new_lease, _set_entry
+from ._lease import Lease, _new_lease, _set_held
 from ._stats import HISTOGRAM_BOUNDS, Histogram, PoolStats
 
 __all__ = ["DestroyReason", "Pool"]
@@ -364,9 +364,10 @@ class Pool(Generic[T]):
             )
         if destory_factory is not None and destroy_factory is not None:
             raise TypeError("give destroy_factory or destory_factory (its 0.1.x spelling), not both")
-        destroyer = destroy_factory if destroy_factory is not None else destory_factory
+        _check_callable("destory_factory (destroy_factory)", destory_factory)
+        destroyer = _check_callable("destroy_factory", destroy_factory) or destory_factory
         self._factory: Callable[[], T] = create_factory
-        self._destroyer: Callable[[T], object] | None = _check_callable("destroy_factory", destroyer)
+        self._destroyer: Callable[[T], object] | None = destroyer
         self._timeout: float | None = _check_number("timeout", timeout)
         self._min_idle: int = _check_number("min_idle", min_idle, allow_none=False, integer=True)
         if self._min_idle > self._pool_size:
@@ -409,7 +410,8 @@ class Pool(Generic[T]):
         self._needs_maintainer = bool(self._min_idle or self._max_idle_time or self._leak_timeout)
         # Which fast paths apply (configuration only, fixed for the pool's life).
         self._plain_checkout = (
-            self._check is None
+            self._min_idle == 0  # a checkout may have to wake the maintainer to refill
+            and self._check is None
             and self._on_checkout is None
             and self._max_idle_time is None
             and self._leak_timeout is None
@@ -564,7 +566,7 @@ class Pool(Generic[T]):
                     entry.leased_at = now
                     entry.usage += 1
                     lease: Lease[T] = _new_lease(self._lease_cls)
-                    _set_entry(lease, entry)
+                    _set_held(lease, [entry])
                     return lease
                 self._retire_popped(entry, now)
         return self._get_session(self._timeout if timeout is _DEFAULT else timeout)  # type: ignore[arg-type]
@@ -622,6 +624,8 @@ class Pool(Generic[T]):
                             entry.usage += 1
                             if self._leak_watch is not None:
                                 self._leak_watch[entry] = None
+                            if self._min_idle and len(idle) + self._maint_creating < self._min_idle:
+                                self._notify_maintainer_locked()
                             break
                         entry = None
                     if entry is None:
@@ -657,6 +661,7 @@ class Pool(Generic[T]):
                 raise error
             if waiter is not None:
                 got = self._wait(waiter, start, limit)
+                now = _monotonic()  # for the check below: the session may have just come back
                 if got == _CREATE:
                     create = True
                 else:
@@ -677,7 +682,7 @@ class Pool(Generic[T]):
 
     def _lease(self, entry: _Entry[T]) -> Lease[T]:
         lease: Lease[T] = _new_lease(self._lease_cls)
-        _set_entry(lease, entry)
+        _set_held(lease, [entry])
         if self._leak_watch is not None:
             entry.stack = _capture_stack(3)
         if self._on_checkout is not None:
@@ -731,6 +736,7 @@ class Pool(Generic[T]):
                         got = waiter.got
                     if got is None and now >= deadline:
                         self._waiters.remove(waiter)
+                        self._wait_hist.observe(now - start)  # served or not: it waited
                         error = self._timeout_error_locked(now - start, queued=True)
                     elif got is not None:
                         self._wait_hist.observe(now - start)
@@ -755,19 +761,20 @@ class Pool(Generic[T]):
 
     def _abandon_wait(self, waiter: _Waiter) -> None:
         with self._lock:
+            doomed = self._drain_locked() if self._inbox else None
             got = waiter.got
             if got is None:
                 try:
                     self._waiters.remove(waiter)
                 except ValueError:  # pragma: no cover - defensive
                     pass
-                return
-            waiter.got = _CLOSED  # whatever happens below, it is no longer ours
-            if got == _CREATE:
-                self._size -= 1
-                self._creating -= 1
-                self._grant_locked(_monotonic())
-                return
+            else:
+                waiter.got = _CLOSED  # whatever happens below, it is no longer ours
+                if got == _CREATE:
+                    self._size -= 1
+                    self._creating -= 1
+                    self._grant_locked(_monotonic())
+        self._after_unlock(doomed)
         if isinstance(got, _Entry):
             self._give_back(got, None)
 
@@ -869,6 +876,8 @@ class Pool(Generic[T]):
                 entry.usage = 1
                 if self._leak_watch is not None:
                     self._leak_watch[entry] = None
+        if self._inbox:
+            self._drain_nowait()
         if closed:
             self._destroy(entry, DestroyReason.CLOSED)
             raise PoolClosed(f"pool {self._name!r} was closed while creating a session")
@@ -1237,6 +1246,7 @@ class Pool(Generic[T]):
     def stats(self) -> PoolStats:
         """A consistent snapshot of the pool's state and counters."""
         with self._lock:
+            doomed = self._drain_locked() if self._inbox else None
             idle = len(self._idle)
             hold = Histogram()
             hold.merge(self._retired_hold.buckets, self._retired_hold.sum, self._retired_hold.max)
@@ -1269,8 +1279,7 @@ class Pool(Generic[T]):
                 hold_time_max=hold.max,
                 hold_histogram=hold.snapshot(),
             )
-        if self._inbox:
-            self._drain_nowait()
+        self._after_unlock(doomed)
         return stats
 
     def _in_use_locked(self, idle: int) -> int:
@@ -1378,6 +1387,11 @@ class Pool(Generic[T]):
             threading.Thread(target=self._add_idle, name=f"pooling-create-{self._name}", daemon=True).start()
         if next_round < 0:
             return None
+        # Sessions returned (or leased) lock-free meanwhile do not wake the maintainer: look
+        # again well within the idle and leak limits.
+        for limit in (self._max_idle_time, self._leak_timeout):
+            if limit is not None:
+                next_round = min(next_round, now + limit / 2)
         return max(next_round - _monotonic(), 0.001)
 
     def _add_idle(self) -> None:
@@ -1387,6 +1401,9 @@ class Pool(Generic[T]):
         except Exception as exc:
             with self._lock:
                 self._maint_creating -= 1
+                self._notify_maintainer_locked()  # to retry once the back-off window ends
+            if self._inbox:
+                self._drain_nowait()
             logger.warning("pool %r: creating an idle session failed: %r", self._name, exc)
             return
         closed = False
@@ -1428,6 +1445,7 @@ def _maintain(ref: weakref.ref[Pool[Any]], cond: threading.Condition) -> None:
             pool._maint_wanted = False
             if pool._cond is not cond:
                 return  # forked child: this pool was rebuilt and has a maintainer of its own
+        # (no inbox check here: _housekeep, next, takes the lock and drains it)
         try:
             result = pool._housekeep()
         except Exception:  # pragma: no cover - defensive: keep maintaining
