@@ -1349,22 +1349,31 @@ def write_plot(results: Sequence[Result], path: Path) -> str | None:
             )
             ax.axvline(SLOW_CREATE_S * 1e3, color="k", ls=":", lw=1)
         elif name == "churn":
+            top = 1024.0
             for row in res.rows.values():
                 marks = row.extra.get("marks")
                 if not marks:
                     continue
                 base = marks[0]["traced"]
+                ys = [m["traced"] - base for m in marks]
+                top = max(top, *ys)
                 ax.plot(
                     [m["cycles"] / 1e3 for m in marks],
-                    [(m["traced"] - base) / 1024 for m in marks],
+                    ys,
                     marker=".",
                     label=row.label,
                     lw=2.2 if row.kind == "pooling" else 1,
+                    color=colors["pooling"] if row.kind == "pooling" else None,
+                    ls="--" if row.key == "pooling_del" else "-",
                 )
-            ax.set_xlabel("thousand cycles")
-            ax.set_ylabel("tracemalloc growth since 10% (KiB)")
-            ax.set_title("churn: memory growth", fontsize=10)
-            ax.legend(fontsize=7)
+            ax.set_ylim(-0.05 * top, 1.2 * top)
+            ax.set_xlabel("thousand acquire+release cycles")
+            ax.set_ylabel("bytes still allocated since the 10% mark")
+            ax.set_title(
+                f"churn: tracemalloc growth (target: flat; limit {TRACEMALLOC_LIMIT // 1024} KiB)",
+                fontsize=10,
+            )
+            ax.legend(fontsize=7, ncols=2)
             ax.grid(alpha=0.3)
         else:
             bars(
@@ -1391,6 +1400,25 @@ def write_plot(results: Sequence[Result], path: Path) -> str | None:
 # --------------------------------------------------------------------------------------
 # CLI
 # --------------------------------------------------------------------------------------
+
+
+def results_from_json(doc: dict[str, Any]) -> list[Result]:
+    """Enough of the Results saved by --json to draw them again (no table columns)."""
+    results = []
+    for name, sc in doc["scenarios"].items():
+        res = Result(name, sc["title"], sc["params"], skipped=sc["skipped"])
+        for key, r in sc["rows"].items():
+            res.rows[key] = Row(
+                key,
+                r["label"],
+                r["kind"],
+                r["skipped"],
+                {m: v["values"] for m, v in r["metrics"].items()},
+                {m: v["values"] for m, v in r["ratios"].items()},
+                r.get("extra", {}),
+            )
+        results.append(res)
+    return results
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
@@ -1420,6 +1448,12 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         help=f"draw a PNG (default path: {DEFAULT_PLOT.relative_to(ROOT)})",
     )
     p.add_argument("-v", "--verbose", action="store_true", help="progress on stderr")
+    p.add_argument(
+        "--replot",
+        metavar="JSON",
+        type=Path,
+        help="draw the --plot PNG from a saved --json file instead of running anything",
+    )
     p.add_argument("--churn-child", metavar="IMPL", help=argparse.SUPPRESS)
     p.add_argument("--cycles", type=int, default=0, help=argparse.SUPPRESS)
     return p.parse_args(argv)
@@ -1430,6 +1464,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.churn_child:
         print(json.dumps(churn_child(args.churn_child, args.cycles)))
+        return 0
+    if args.replot:
+        out = args.plot or DEFAULT_PLOT
+        problem = write_plot(results_from_json(json.loads(args.replot.read_text())), out)
+        print(problem or f"wrote {out}")
         return 0
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [n for n in names if n not in RUNNERS]

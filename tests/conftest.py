@@ -9,10 +9,12 @@
   handshake, never a sleep that hopes another thread got somewhere.
 * `Worker`: a thread running one call, whose result or exception is collected with a bound.
 * `FakeClock`: a controllable replacement for ``pooling._pool._monotonic``.
+* `GCInLock` / `wrap_lock`: run a garbage collection inside one of the pool's critical sections.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
@@ -22,15 +24,13 @@ from typing import Any
 import pytest
 
 import pooling._pool
-from pooling import Pool
+from pooling import Lease, Pool
 
 #: How long a handshake may take before the test is failed. Generous: CI machines can be slow.
 DEADLINE = 10.0
 
 
-def wait_until(
-    predicate: Callable[[], object], what: str = "condition", timeout: float = DEADLINE
-) -> None:
+def wait_until(predicate: Callable[[], object], what: str = "condition", timeout: float = DEADLINE) -> None:
     """Poll ``predicate`` until it is true; fail the test if it is not within ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -206,6 +206,78 @@ class FakeClock:
     def advance(self, seconds: float) -> None:
         with self._lock:
             self.now += seconds
+
+
+class GCInLock:
+    """Wraps a pool's lock: when armed for a thread, runs ``gc.collect()`` right after that thread's
+    ``skip + 1``-th acquisition, i.e. inside a critical section of the pool, as a collection
+    triggered by an allocation there would (any allocation, in any thread, may trigger one)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.armed_for: int | None = None
+        self.skip = 0
+        self.collections = 0
+
+    def arm(self, skip: int = 0) -> None:
+        self.skip = skip
+        self.armed_for = threading.get_ident()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        got = self.inner.acquire(blocking, timeout)
+        if got and self.armed_for == threading.get_ident():
+            if self.skip:
+                self.skip -= 1
+            else:
+                self.armed_for = None
+                gc.collect()
+                self.collections += 1
+        return got
+
+    def release(self) -> None:
+        self.inner.release()
+
+    def locked(self) -> bool:
+        return bool(self.inner.locked())
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def wrap_lock(pool: Pool[Any]) -> GCInLock:
+    """Replace ``pool._lock`` by a `GCInLock` around it (white-box: the lock contract)."""
+    wrapper = GCInLock(pool._lock)
+    pool._lock = wrapper  # type: ignore[assignment]
+    return wrapper
+
+
+@pytest.fixture
+def no_auto_gc() -> Iterator[None]:
+    """Only the test's own gc.collect() calls collect: a cycle is freed exactly when intended."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def drop_in_a_cycle(lease: Lease[Any]) -> None:
+    """Make ``lease`` reachable only from a reference cycle (the caller drops its own reference)."""
+    cycle: list[Any] = [lease]
+    cycle.append(cycle)
+
+
+def cycle_lease(pool: Pool[Any]) -> Any:
+    """Lease a session and leave the lease in a reference cycle; returns the session."""
+    lease = pool.get_session(timeout=0)
+    session = lease.session
+    drop_in_a_cycle(lease)
+    return session
 
 
 @pytest.fixture

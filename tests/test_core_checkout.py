@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, Factory, Session, Worker, wait_until, wait_waiting
+from conftest import DEADLINE, Factory, PingSession, Session, Worker, wait_until, wait_waiting
 
 from pooling import Lease, Pool, PoolError, PoolExhausted, PoolTimeout
 
@@ -331,6 +331,32 @@ def test_freed_slot_goes_to_the_oldest_waiter(factory: Factory) -> None:
 
 
 @pytest.mark.timeout(30)
+def test_a_waiter_handed_a_session_that_fails_its_check_keeps_its_place() -> None:
+    # A is served first: the session handed to it is dead (check raises), so it is destroyed and
+    # A gets the freed slot, not B, who came later.
+    factory = Factory(PingSession)
+    pool = Pool(1, factory.create, destroy_factory=factory.destroy, check=lambda s: s.ping())
+    held = pool.get_session()
+    dead = held.session
+    order: list[str] = []
+    a = Queued(pool, "A", order)
+    wait_waiting(pool, 1)
+    b = Queued(pool, "B", order)
+    wait_waiting(pool, 2)
+    dead.dead = True
+    held.close()
+    wait_until(lambda: len(order) == 1, "one waiter served")
+    assert order == ["A"], "B overtook A after the session handed to A failed its check"
+    a.release.set()
+    wait_until(lambda: len(order) == 2, "both waiters served")
+    b.release.set()
+    for q in (a, b):
+        q.worker.result()
+    assert factory.destroyed == [dead]
+    pool.close()
+
+
+@pytest.mark.timeout(30)
 def test_max_waiting_rejects_at_once(factory: Factory) -> None:
     pool = factory.make_pool(1, max_waiting=1)
     held = pool.get_session()
@@ -398,3 +424,83 @@ def test_a_slow_creation_does_not_block_idle_checkouts(factory: Factory) -> None
     creator.result().close()
     again.close()
     pool.close()
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("options", [{}, {"reset": lambda s: None, "max_usage": 7}], ids=["plain", "hooks"])
+def test_chaos_with_timeouts_destroy_all_and_resize(options: dict[str, Any]) -> None:
+    """Workers lease with short timeouts and release in every way while another thread keeps
+    calling destroy_all_sessions() and resize(): no session is ever leased twice, nothing leaks."""
+    factory = Factory()
+    pool = factory.make_pool(4, **options)
+    threads, rounds, max_size = 16, 120, 6
+    holders: dict[int, str] = {}
+    holders_lock = threading.Lock()
+    violations: list[str] = []
+    stop = threading.Event()
+    start = threading.Barrier(threads + 1)
+
+    def work() -> None:
+        name = threading.current_thread().name
+        rng = random.Random(name)
+        start.wait(DEADLINE)
+        for _ in range(rounds):
+            try:
+                lease = pool.get_session(timeout=rng.choice([0, 0.001, 0.01, 1.0]))
+            except PoolTimeout:
+                continue
+            session = lease.session
+            with holders_lock:
+                if id(session) in holders:
+                    violations.append(f"{session!r} held by {holders[id(session)]} and {name}")
+                holders[id(session)] = name
+                if factory.alive > max_size:
+                    violations.append(f"{factory.alive} alive > {max_size}")
+            with holders_lock:
+                del holders[id(session)]
+            how = rng.randrange(4)
+            if how == 0:
+                lease.close()
+            elif how == 1:
+                lease.invalidate()
+            elif how == 2:
+                with lease:
+                    pass
+            else:
+                del lease
+
+    def chaos() -> None:
+        rng = random.Random("chaos")
+        start.wait(DEADLINE)
+        while not stop.is_set():
+            action = rng.randrange(3)
+            if action == 0:
+                pool.destroy_all_sessions()
+            elif action == 1:
+                pool.resize(rng.randint(2, max_size))
+            else:
+                stats = pool.stats()
+                if stats.size > max_size:
+                    violations.append(f"stats().size {stats.size} > {max_size}")
+
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        workers = [Worker(work, name=f"w{i}") for i in range(threads)]
+        chaotic = Worker(chaos, name="chaos")
+        for worker in workers:
+            worker.result(timeout=25)
+        stop.set()
+        chaotic.result()
+    finally:
+        sys.setswitchinterval(old_interval)
+    assert violations == []
+    assert factory.violations == []
+    stats = pool.stats()
+    assert (stats.in_use, stats.waiting, stats.creating) == (0, 0, 0), stats
+    assert stats.size == stats.idle
+    assert stats.created - stats.destroyed == stats.size
+    assert factory.alive == stats.size
+    pool.close()
+    assert factory.alive == 0
+    assert pool.stats().size == 0

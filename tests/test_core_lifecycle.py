@@ -9,8 +9,17 @@ import time
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, FakeClock, Factory, FactoryError, PingSession, Session, Worker, wait_until
-from conftest import wait_waiting
+from conftest import (
+    DEADLINE,
+    Factory,
+    FactoryError,
+    FakeClock,
+    PingSession,
+    Session,
+    Worker,
+    wait_until,
+    wait_waiting,
+)
 
 from pooling import DestroyReason, Pool, PoolClosed, PoolError, PoolTimeout
 
@@ -192,8 +201,9 @@ def test_check_runs_before_an_idle_session_is_handed_out() -> None:
 def test_failed_check_destroys_that_session_and_tries_the_next() -> None:
     factory = Factory(PingSession)
     seen, on_destroy = reasons_recorder()
-    pool = Pool(3, factory.create, destroy_factory=factory.destroy, check=lambda s: s.ping(),
-                on_destroy=on_destroy)
+    pool = Pool(
+        3, factory.create, destroy_factory=factory.destroy, check=lambda s: s.ping(), on_destroy=on_destroy
+    )
     leases = [pool.get_session() for _ in range(2)]
     s1, s2 = (lease.session for lease in leases)
     for lease in leases:

@@ -22,8 +22,17 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec("mypy") is None, reason
 @pytest.fixture(scope="module")
 def mypy_output() -> list[str]:
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--show-error-codes", "--no-color-output",
-         "--no-error-summary", str(APP.relative_to(ROOT)), str(MISUSE.relative_to(ROOT))],
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--show-error-codes",
+            "--no-color-output",
+            "--no-error-summary",
+            str(APP.relative_to(ROOT)),
+            str(MISUSE.relative_to(ROOT)),
+        ],
         cwd=ROOT,  # the project's mypy.ini applies
         capture_output=True,
         text=True,
@@ -53,7 +62,8 @@ def revealed(lines: list[str]) -> dict[int, str]:
 
 def test_revealed_types(mypy_output: list[str]) -> None:
     types = revealed(mypy_output)
-    assert re.fullmatch(r"pooling(\._pool)?\.Pool\[typing_app\.Conn\]", types[line_of(APP, "reveal_type(pool)")])
+    pool_type = types[line_of(APP, "reveal_type(pool)")]
+    assert re.fullmatch(r"pooling(\._pool)?\.Pool\[typing_app\.Conn\]", pool_type), pool_type
     assert types[line_of(APP, "reveal_type(conn)")] == "typing_app.Conn"
     assert types[line_of(APP, "reveal_type(pool.get_session().session)")] == "typing_app.Conn"
 

@@ -98,6 +98,11 @@ _RETURN: Final = 0  # (entry, reason): a lease released from __del__
 _FREED: Final = 1  # (entry, reason): a destroyer returned, free the slot
 _SETTLE: Final = 2  # (None, None): idle sessions may be owed to waiters, or need retiring
 
+# Verdicts of a check on checkout.
+_OK: Final = "ok"
+_NEXT: Final = "next"
+_REPLACE: Final = "replace"
+
 _LEAK_STACK_DEPTH: Final = 32
 _MAINTAIN_MAX_SLEEP: Final = 5.0
 
@@ -671,13 +676,13 @@ class Pool(Generic[T]):
                 entry = self._create_for_caller()
                 return self._lease(entry)
             assert entry is not None
-            if (
-                self._check is not None
-                and now - entry.returned_at >= self._check_interval
-                and not self._checked_ok(entry)
-            ):
-                now = _monotonic()
-                continue  # that one was dead and is being destroyed: try the next
+            if self._check is not None and now - entry.returned_at >= self._check_interval:
+                verdict = self._checked(entry)
+                if verdict == _REPLACE:  # we keep the dead session's slot: fill it, in our turn
+                    return self._lease(self._create_for_caller())
+                if verdict == _NEXT:
+                    now = _monotonic()
+                    continue  # that one was dead and is being destroyed: try the next idle one
             return self._lease(entry)
 
     def _lease(self, entry: _Entry[T]) -> Lease[T]:
@@ -686,25 +691,49 @@ class Pool(Generic[T]):
         if self._leak_watch is not None:
             entry.stack = _capture_stack(3)
         if self._on_checkout is not None:
-            self._call_hook("on_checkout", self._on_checkout, entry.session)
+            try:
+                self._call_hook("on_checkout", self._on_checkout, entry.session)
+            except BaseException:  # KeyboardInterrupt in the hook: give the session back first
+                lease.close()
+                raise
         return lease
 
-    def _checked_ok(self, entry: _Entry[T]) -> bool:
-        """Run `check` on a leased entry (outside the lock); destroy it if the check raises."""
+    def _checked(self, entry: _Entry[T]) -> str:
+        """Run `check` on a leased entry (outside the lock). Returns `_OK`; or, when the check
+        raised and the session was destroyed, `_NEXT` (its slot was freed: try the idle ones) or
+        `_REPLACE` (the caller keeps the slot, to create a session in it: so a waiter that was
+        handed a dead session does not lose its place in the queue)."""
         assert self._check is not None
         try:
             self._check(entry.session)
-        except Exception as exc:
+        except BaseException as exc:
+            # A KeyboardInterrupt mid-check leaves the session in an unknown state: destroy it
+            # too, then let the interrupt through.
             logger.info("pool %r: a session failed its check and is replaced: %r", self._name, exc)
             with self._lock:
                 self._check_failures += 1
                 entry.leased = False
                 if self._leak_watch is not None:
                     self._leak_watch.pop(entry, None)
-                self._destroying += 1
+                keep_slot = (
+                    isinstance(exc, Exception)
+                    and not self._failures
+                    and not self._closed
+                    and (bool(self._waiters) or not self._idle)
+                )
+                if keep_slot:
+                    self._creating += 1  # the slot goes from leased to creating, for us
+                    self._retire_entry_locked(entry)
+                else:
+                    self._destroying += 1
+            if keep_slot:
+                self._run_destroyer(entry, DestroyReason.FAILED_CHECK)
+                return _REPLACE
             self._destroy(entry, DestroyReason.FAILED_CHECK)
-            return False
-        return True
+            if not isinstance(exc, Exception):
+                raise
+            return _NEXT
+        return _OK
 
     def _wait(self, waiter: _Waiter, start: float, timeout: float | None) -> _Entry[T] | str:
         """Wait on the waiter's own lock until it is handed a session or a slot, or time runs out."""
@@ -851,10 +880,7 @@ class Pool(Generic[T]):
         expires_at = _INF
         if self._max_lifetime is not None:
             expires_at = now + self._max_lifetime * (1.0 - self._lifetime_jitter * random.random())
-        entry = _Entry(session, self._epoch, self._generation, now, expires_at)
-        if self._on_create is not None:
-            self._call_hook("on_create", self._on_create, session)
-        return entry
+        return _Entry(session, self._epoch, self._generation, now, expires_at)
 
     def _create_for_caller(self) -> _Entry[T]:
         """Create a session for the calling `get_session` (its slot is reserved) and lease it."""
@@ -881,6 +907,12 @@ class Pool(Generic[T]):
         if closed:
             self._destroy(entry, DestroyReason.CLOSED)
             raise PoolClosed(f"pool {self._name!r} was closed while creating a session")
+        if self._on_create is not None:
+            try:
+                self._call_hook("on_create", self._on_create, entry.session)
+            except BaseException:  # KeyboardInterrupt in the hook: the session goes back first
+                self._give_back(entry, None)
+                raise
         return entry
 
     # ------------------------------------------------------------------ return
@@ -913,12 +945,19 @@ class Pool(Generic[T]):
             if self._waiters or not self._fast_return or entry.generation != self._generation:
                 self._settle(blocking)
             return
+        interrupt: BaseException | None = None
         if reason is not None or not self._plain_return or entry.expires_at <= now:
-            reason = self._before_return(entry, reason, now)
+            try:
+                reason = self._before_return(entry, reason, now)
+            except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
+                reason = DestroyReason.FAILED_RESET
+                interrupt = exc
         lock = self._lock
         if not lock.acquire(blocking):
             self._inbox.append((entry, reason, _RETURN))
             self._drain_nowait()
+            if interrupt is not None:
+                raise interrupt
             return
         doomed: _Doomed | None = None
         try:
@@ -932,6 +971,8 @@ class Pool(Generic[T]):
             doomed = doomed or []
             doomed.append((entry, reason))
         self._after_unlock(doomed)
+        if interrupt is not None:
+            raise interrupt
 
     def _settle(self, blocking: bool) -> None:
         """After a lock-free release saw a waiter, a close, a resize or a destroy_all: settle."""
@@ -1112,6 +1153,13 @@ class Pool(Generic[T]):
     def _destroy(self, entry: _Entry[T], reason: DestroyReason) -> None:
         """Outside the lock: run the destroyer, then free the slot (through the inbox, so this
         never blocks on the lock, whichever thread or finalizer we are in)."""
+        try:
+            self._run_destroyer(entry, reason)
+        finally:  # even on KeyboardInterrupt: the slot is free once the destroyer returned
+            self._inbox.append((entry, reason, _FREED))
+            self._drain_nowait()
+
+    def _run_destroyer(self, entry: _Entry[T], reason: DestroyReason) -> None:
         session = entry.session
         if self._destroyer is not None:
             try:
@@ -1124,8 +1172,6 @@ class Pool(Generic[T]):
                 )
         if self._on_destroy is not None:
             self._call_hook("on_destroy", self._on_destroy, session, reason)
-        self._inbox.append((entry, reason, _FREED))
-        self._drain_nowait()
 
     def _destroy_many(self, doomed: _Doomed) -> None:
         for entry, reason in doomed:
@@ -1137,15 +1183,19 @@ class Pool(Generic[T]):
             return  # pragma: no cover - a destroy in flight across fork is the parent's
         self._size -= 1
         self._destroying -= 1
+        self._retire_entry_locked(entry)
+        self._update_fast_return_locked()
+        self._grant_locked(_monotonic())
+        if self._min_idle and not self._closed:
+            self._notify_maintainer_locked()
+
+    def _retire_entry_locked(self, entry: _Entry[T]) -> None:
+        """Count a destroyed session, keeping its leases and hold times in the totals."""
         self._destroyed += 1
         if entry in self._entries:
             self._entries.remove(entry)
             self._retired_usage += entry.usage
             self._retired_hold.merge(entry.hold_buckets, entry.hold_sum, entry.hold_max)
-        self._update_fast_return_locked()
-        self._grant_locked(_monotonic())
-        if self._min_idle and not self._closed:
-            self._notify_maintainer_locked()
 
     def _update_fast_return_locked(self) -> None:
         self._fast_return = (
@@ -1406,6 +1456,8 @@ class Pool(Generic[T]):
                 self._drain_nowait()
             logger.warning("pool %r: creating an idle session failed: %r", self._name, exc)
             return
+        if self._on_create is not None:
+            self._call_hook("on_create", self._on_create, entry.session)
         closed = False
         with self._lock:
             self._maint_creating -= 1
