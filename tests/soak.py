@@ -53,8 +53,7 @@ import threading
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 try:
@@ -469,8 +468,7 @@ class _Worker:
         if limit is None:
             return
         late = time.monotonic() - start - limit
-        if late > self.max_late:
-            self.max_late = late
+        self.max_late = max(self.max_late, late)
         if late > self.backend.config.late_slack:
             self.backend.violation(f"get_session(timeout={limit}) gave {what} {late:.3f}s past its deadline")
 

@@ -415,9 +415,8 @@ def test_a_lease_used_after_release(how: str) -> None:
         lease.value = 2
     with pytest.raises(LeaseReleased):
         del lease.value
-    with pytest.raises(LeaseReleased):
-        with lease:
-            pass
+    with pytest.raises(LeaseReleased), lease:
+        pass
     assert isinstance(LeaseReleased("x"), PoolError)
     lease.close()  # idempotent
     lease.invalidate()  # a no-op on a released lease
