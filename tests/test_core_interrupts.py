@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import DEADLINE, Factory, Session, Worker, cycle_lease, wait_waiting, wrap_lock
+from conftest import DEADLINE, Factory, Session, Worker, cycle_lease, wait_until, wait_waiting, wrap_lock
 
 from pooling import Pool, PoolTimeout
 
@@ -238,3 +238,72 @@ def test_base_exception_from_a_factory_frees_the_slot(factory: Factory) -> None:
         pool.get_session()
     assert_pool_recovered(pool, factory)
     pool.close()
+
+
+@pytest.mark.timeout(30)
+def test_base_exception_from_the_destroyer_of_a_session_that_failed_its_check(factory: Factory) -> None:
+    # The check says "dead" (an Exception); destroying the dead session is then interrupted.
+    destroy_calls = {"n": 0}
+
+    def destroyer(session: Session) -> None:
+        factory.destroy(session)
+        destroy_calls["n"] += 1
+        if destroy_calls["n"] == 1:
+            raise Cancelled
+
+    dead: set[int] = set()
+
+    def check(session: Session) -> None:
+        if session.number in dead:
+            raise ConnectionError("gone")
+
+    pool = Pool(1, factory.create, destroy_factory=destroyer, check=check)
+    lease = pool.get_session()
+    dead.add(lease.session.number)
+    lease.close()
+    with pytest.raises(Cancelled):
+        pool.get_session()
+    assert_pool_recovered(pool, factory)
+    pool.close()
+    assert factory.alive == 0
+
+
+@pytest.mark.timeout(30)
+def test_base_exception_from_a_destroyer_during_destroy_all_loses_no_slot(factory: Factory) -> None:
+    calls = {"n": 0}
+
+    def destroyer(session: Session) -> None:
+        factory.destroy(session)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise Cancelled
+
+    pool = Pool(3, factory.create, destroy_factory=destroyer)
+    leases = [pool.get_session() for _ in range(3)]
+    for lease in leases:
+        lease.close()
+    with pytest.raises(Cancelled):
+        pool.destroy_all_sessions()
+    # Whatever was not destroyed is still accounted for, and the pool reaches full size again.
+    stats = pool.stats()
+    assert factory.alive == stats.size, f"{factory.alive} alive, the pool counts {stats.size}: {stats}"
+    try:
+        again = [pool.get_session(timeout=0.1) for _ in range(3)]
+    except PoolTimeout:
+        pytest.fail(f"slots were lost: {pool!r}")
+    for lease in again:
+        lease.close()
+    pool.close()
+    assert factory.alive == 0
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_base_exception_from_on_create_in_the_maintainer_loses_no_slot(factory: Factory) -> None:
+    pool = factory.make_pool(2, min_idle=1, on_create=interrupt_once(Cancelled()))
+    wait_until(lambda: pool.stats().idle == 1, "min_idle filled despite the interrupted hook", 3)
+    stats = pool.stats()
+    assert stats.creating == 0, stats
+    assert factory.alive == stats.size, f"{factory.alive} alive, the pool counts {stats.size}"
+    pool.close()
+    wait_until(lambda: factory.alive == 0, "all destroyed")
