@@ -290,12 +290,3 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     fake = FakeClock()
     monkeypatch.setattr(pooling._pool, "_monotonic", fake)
     return fake
-
-
-@pytest.fixture
-def pools() -> Iterator[list[Pool[Any]]]:
-    """Append pools to this list: they are closed at teardown (which also ends maintainers)."""
-    made: list[Pool[Any]] = []
-    yield made
-    for pool in made:
-        pool.close()

@@ -338,6 +338,10 @@ class FakeBackend:
                 self.live -= 1
 
 
+class _Abandoned(Exception):
+    """The pool is deadlocked: the end-of-run checks cannot run."""
+
+
 class _CountingHandler(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
@@ -659,6 +663,7 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
     workers = [_Worker(i, pool, backend, deadline, releaser_q) for i in range(config.threads)]
     threads = [threading.Thread(target=w.run, name=w.name, daemon=True) for w in workers]
     stuck = 0
+    abandoned = False
     try:
         for t in threads:
             t.start()
@@ -672,6 +677,16 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
                 frame = frames.get(t.ident or -1)
                 stack = "".join(traceback.format_stack(frame)) if frame is not None else "?"
                 backend.violation(f"{t.name} still running {config.grace}s after the deadline:\n{stack}")
+            others = {t.ident: t.name for t in threading.enumerate() if t not in alive}
+            for ident, frame in frames.items():
+                if ident in others and ident != threading.get_ident():
+                    stack = "".join(traceback.format_stack(frame))
+                    backend.violation(f"(stack of {others[ident]} at that time)\n{stack}")
+            # Is the pool's lock stuck? Then closing it would hang us too: report and give up.
+            if not pool._lock.acquire(timeout=5):
+                backend.violation("the pool's lock is held forever (deadlock): soak abandoned")
+                raise _Abandoned
+            pool._lock.release()
             pool.close()  # wakes every waiter with PoolClosed
             for t in alive:
                 t.join(10)
@@ -699,6 +714,10 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
                 break
             time.sleep(0.01)
         st = pool.stats()
+    except _Abandoned:
+        abandoned = True
+        elapsed = time.monotonic() - start
+        st = PoolStats(**{f: (0 if f != "name" else pool.name) for f in PoolStats.__dataclass_fields__})
     finally:
         gc.set_threshold(*old_threshold)
         logger.removeHandler(handler)
@@ -715,6 +734,24 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
         leftovers = sum(1 for s in backend.sessions.values() if s.destroy_calls == 0)
         holders = dict(backend.holders)
         live = backend.live
+
+    if abandoned:
+        return SoakResult(
+            config=config,
+            elapsed=elapsed,
+            operations=operations,
+            faults=Counter(backend.faults),
+            outcomes=outcomes,
+            violations=list(backend.violations),
+            violation_count=backend.violation_count,
+            violation_kinds=Counter(backend.violation_kinds),
+            leftovers=leftovers,
+            sessions_created=backend.created,
+            stats=st,
+            log_records=handler.counts,
+            max_late=max((w.max_late for w in workers), default=0.0),
+            stuck_threads=stuck,
+        )
 
     def expect(what: str, got: object, want: object) -> None:
         if got != want:

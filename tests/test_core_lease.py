@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from conftest import DEADLINE, Factory, Session, Worker
 
-from pooling import DestroyReason, Lease, LeaseReleased, Pool, PoolError
+from pooling import DestroyReason, Lease, LeaseReleased, Pool, PoolError, PoolTimeout
 
 
 @pytest.fixture
@@ -266,4 +266,34 @@ def test_concurrent_close_of_one_lease_releases_it_once(factory: Factory) -> Non
     assert stats.idle == 0
     again.close()
     other.close()
+    pool.close()
+
+
+def test_a_deep_copy_of_a_lease_never_brings_a_phantom_session_into_the_pool(factory: Factory) -> None:
+    # dataclasses.asdict() deep-copies field values: a lease in a dataclass gets deep-copied.
+    import copy
+    import dataclasses
+    import gc
+
+    @dataclasses.dataclass
+    class Context:
+        conn: Lease[Session]
+
+    pool = factory.make_pool(1)
+    lease = pool.get_session()
+    for make_copy in (lambda: copy.deepcopy(lease), lambda: dataclasses.asdict(Context(lease))):
+        try:
+            duplicate = make_copy()
+        except TypeError:
+            continue  # refusing to copy a lease is fine
+        del duplicate
+        gc.collect()
+        stats = pool.stats()
+        assert (stats.in_use, stats.idle, stats.size) == (1, 0, 1), stats
+        with pytest.raises(PoolTimeout):  # nothing to hand out: the only session is leased
+            pool.get_session(timeout=0)
+    assert factory.create_calls == 1
+    lease.close()
+    stats = pool.stats()
+    assert (stats.in_use, stats.idle, stats.size) == (0, 1, 1), stats
     pool.close()

@@ -682,3 +682,19 @@ def test_resize(factory: Factory) -> None:
     assert len(factory.destroyed) == 2
     assert_quiescent(pool)
     pool.close()
+
+
+@pytest.mark.timeout(30)
+def test_growing_the_pool_serves_waiters_at_once(factory: Factory) -> None:
+    pool = factory.make_pool(1, timeout=float("inf"))  # inf: wait forever, like None
+    held = pool.get_session()
+    waiters = [Worker(pool.get_session, name=f"w{i}") for i in range(2)]
+    wait_waiting(pool, 2)
+    pool.resize(3)
+    leases = [w.result() for w in waiters]
+    assert {lease.session.number for lease in leases} == {2, 3}
+    assert pool.stats().waiting == 0
+    for lease in [held, *leases]:
+        lease.close()
+    assert_quiescent(pool)
+    pool.close()

@@ -77,6 +77,10 @@ def mysqldb(mysql_info: dict[str, Any]) -> Any:
     return import_driver("mysqlclient")
 
 
+def _secs(value: float | None) -> str:
+    return "never (within the limit)" if value is None else f"{value:.3f}s"
+
+
 def _code(exc: BaseException) -> int | None:
     args = getattr(exc, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
@@ -94,6 +98,9 @@ class Load:
         self.pool: Any = None
         self.lock = threading.Lock()
         self.stop = threading.Event()
+        self.running = threading.Event()  # cleared by pause()
+        self.running.set()
+        self.active = 0  # requests in progress
         self.outcomes: Counter[str] = Counter()
         self.violations: list[str] = []
         self.requests = 0
@@ -122,7 +129,8 @@ class Load:
             self.dead.add(id(conn))
             if conn not in self.keep:
                 self.keep.append(conn)
-            self.alive.pop(conn.thread_id(), None)
+            for thread_id in [t for t, ident in self.alive.items() if ident == id(conn)]:
+                del self.alive[thread_id]  # (thread_id() itself fails on a closed connection)
             self.outcomes[f"destroyed: {reason.value}"] += 1
 
     def _failed_on(self, conn: Any) -> None:
@@ -159,6 +167,10 @@ class Load:
     def _worker(self, index: int) -> None:
         rng = random.Random(index)
         while not self.stop.is_set():
+            if not self.running.wait(0.05):
+                continue
+            with self.lock:
+                self.active += 1
             start = time.monotonic()
             try:
                 self._request(rng)
@@ -179,6 +191,7 @@ class Load:
             end = time.monotonic()
             elapsed = end - start
             with self.lock:
+                self.active -= 1
                 self.requests += 1
                 self.outcomes[outcome] += 1
                 self.max_elapsed = max(self.max_elapsed, elapsed)
@@ -198,6 +211,17 @@ class Load:
         ]
         for t in self._workers:
             t.start()
+
+    def pause(self) -> None:
+        """Stop sending requests; return once none is in progress."""
+        self.running.clear()
+        deadline = time.monotonic() + DEADLINE + SLACK + 10
+        while self.active and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert not self.active, "requests still in progress"
+
+    def resume(self) -> None:
+        self.running.set()
 
     def mark(self) -> None:
         """From now on, note when each worker is first served (a request started after now)."""
@@ -259,6 +283,14 @@ def load_pool(mysqldb: Any, mysql_info: dict[str, Any]) -> Iterator[Callable[...
         pool.close()
 
 
+def _capacity_back(load: Load, pool: Any) -> float:
+    """Seconds from the load's mark until all `pool_size` connections could be used at once (and
+    each answered), the load still running."""
+    assert load.mark_at is not None
+    _full_service(pool)
+    return time.monotonic() - load.mark_at
+
+
 def _full_service(pool: Any) -> None:
     """Every connection slot can be used at once, and each one answers."""
     leases = [pool.get_session(timeout=DEADLINE) for _ in range(pool.pool_size)]
@@ -298,12 +330,12 @@ def test_connections_killed_at_random_under_load(
                 raise
     load.mark()
     recovered = load.recovery_time(10)
+    capacity = _capacity_back(load, pool)
     load.finish()
-    _full_service(pool)
     stats = pool.stats()
     report = load.report("KILL under load") + (
-        f"\n  kills sent: {kills}; recovery after the last kill: "
-        f"{'n/a' if recovered is None else f'{recovered:.3f}s'}\n  {stats}"
+        f"\n  kills sent: {kills}; after the last kill, every thread served again in "
+        f"{_secs(recovered)}, all {pool.pool_size} connections usable at once in {capacity:.3f}s\n  {stats}"
     )
     with capsys.disabled():
         print("\n" + report)
@@ -312,6 +344,7 @@ def test_connections_killed_at_random_under_load(
     assert load.outcomes["row"] > 100, report
     assert sum(n for k, n in load.outcomes.items() if k.startswith("OperationalError")) > 0, report
     assert recovered is not None and recovered < RECOVERY, report
+    assert capacity < RECOVERY, report
     assert stats.size <= pool.pool_size and stats.in_use == 0 and stats.waiting == 0, report
 
 
@@ -373,31 +406,44 @@ def test_max_connections_reached_under_load(
     load.start(pool)
     time.sleep(1.0)  # warm: the pool has its connections
     fillers = Fillers(mysqldb)
+    limit = 10  # the least MariaDB accepts
     try:
-        connected = int(mysql_admin.scalar("SELECT COUNT(*) FROM information_schema.PROCESSLIST"))
-        mysql_admin.execute(f"SET GLOBAL max_connections = {max(10, connected)}")
+        # Quiesce, drop the pool's connections, and let idle connections take every slot.
+        load.pause()
+        pool.destroy_all_sessions()
+        mysql_admin.execute(f"SET GLOBAL max_connections = {limit}")
         fillers.fill_once()
-        pool.destroy_all_sessions()  # the pool must connect again: and is refused
-        fillers.keep_full()
-        time.sleep(1.5)
+        assert fillers.refused, "could not fill the server's connection slots"
+        # Load again, refused: every connection attempt gets 1040 for a while (longer than the
+        # callers' deadline, so that some get the pool's copy of the error at their deadline).
+        with load.lock:
+            before = Counter(load.outcomes)
+        load.resume()
+        time.sleep(DEADLINE + 1.0)
+        with load.lock:
+            during = Counter(load.outcomes) - before
     finally:
         mysql_admin.execute(f"SET GLOBAL max_connections = {original}")
         fillers.close()
+        load.resume()
     load.mark()
     recovered = load.recovery_time(10)
+    capacity = _capacity_back(load, pool)
     load.finish()
-    _full_service(pool)
     report = load.report("max_connections reached under load") + (
-        f"\n  max_connections {original} -> {max(10, connected)} for 1.5 s; filler connections "
-        f"refused {fillers.refused} times; recovery after restoring it: "
-        f"{'n/a' if recovered is None else f'{recovered:.3f}s'}\n  {pool.stats()}"
+        f"\n  max_connections {original} -> {limit} for {DEADLINE + 1.0:.1f}s; during it: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(during.items()))
+        + f"\n  after restoring it, every thread served again in {_secs(recovered)}, all "
+        f"{pool.pool_size} connections usable at once in {capacity:.3f}s\n  {pool.stats()}"
     )
     with capsys.disabled():
         print("\n" + report)
     assert int(mysql_admin.scalar("SELECT @@GLOBAL.max_connections")) == original
     assert not load.violations, report
-    assert load.outcomes["OperationalError 1040"] > 0, report
+    assert during["OperationalError 1040"] > 0, report
+    assert during["row"] == 0, report  # no connection could be made
     assert recovered is not None and recovered < RECOVERY, report
+    assert capacity < RECOVERY, report
 
 
 # -- the server stops and starts again --------------------------------------------------------------
@@ -453,11 +499,13 @@ def test_server_restart_under_load(
         _start_server()
     load.mark()  # the server answers again
     recovered = load.recovery_time(15)
+    capacity = _capacity_back(load, pool)
     load.finish()
-    _full_service(pool)
     report = load.report("server restart under load") + (
-        f"\n  down for {load.mark_at - down_at:.1f}s (assert_answers); recovery after it answered: "
-        f"{'n/a' if recovered is None else f'{recovered:.3f}s'}\n  {pool.stats()}"
+        f"\n  down for {load.mark_at - down_at:.1f}s; during the first 2 s: "
+        + ", ".join(f"{k} {n}" for k, n in sorted(during.items()))
+        + f"\n  after it answered again, every thread served again in {_secs(recovered)}, all "
+        f"{pool.pool_size} connections usable at once in {capacity:.3f}s\n  {pool.stats()}"
     )
     with capsys.disabled():
         print("\n" + report)
@@ -465,6 +513,7 @@ def test_server_restart_under_load(
     errors = sum(n for k, n in during.items() if k != "row")
     assert errors > 0, report
     assert recovered is not None and recovered < RECOVERY, report
+    assert capacity < RECOVERY, report
 
 
 # -- secrets -----------------------------------------------------------------------------------------
@@ -508,6 +557,8 @@ def test_no_password_in_reprs_logs_or_messages(
 
     # 1. The login fails: the user exists, the password is wrong.
     bad = make(mysql_info["user"], pool_size=2, timeout=0.5, leak_timeout=0.05, min_idle=1)
+    # (A control: the secret is there, in what the user gave us, and the scan would find it.)
+    assert secret in str(bad.create_kwargs) + str(bad.create_args)
     capture(bad)
     for _ in range(3):  # the error, then the back-off's copies of it at the deadline
         with pytest.raises(mysqldb.OperationalError) as info:
@@ -529,7 +580,8 @@ def test_no_password_in_reprs_logs_or_messages(
     user = f"pw{uuid.uuid4().hex[:10]}"
     hosts = ("127.0.0.1", "localhost", "%")
     for host in hosts:
-        mysql_admin.execute(f"CREATE USER '{user}'@'{host}' IDENTIFIED BY %s", (secret,))
+        quoted = host.replace("%", "%%")  # the driver formats the statement with %
+        mysql_admin.execute(f"CREATE USER '{user}'@'{quoted}' IDENTIFIED BY %s", (secret,))
         mysql_admin.execute(f"GRANT ALL ON {mysql_info['database']}.* TO '{user}'@'{host}'")
     try:
         good = make(user, pool_size=1, timeout=0.3, check_interval=0, leak_timeout=0.05)
