@@ -656,7 +656,9 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
     )
     released: Counter[str] = Counter()
     releaser_q: queue.Queue[Any] = queue.Queue()
-    releaser = threading.Thread(target=_releaser, args=(releaser_q, released), name="soak-releaser", daemon=True)
+    releaser = threading.Thread(
+        target=_releaser, args=(releaser_q, released), name="soak-releaser", daemon=True
+    )
     releaser.start()
     start = time.monotonic()
     deadline = start + config.seconds
@@ -717,7 +719,8 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
     except _Abandoned:
         abandoned = True
         elapsed = time.monotonic() - start
-        st = PoolStats(**{f: (0 if f != "name" else pool.name) for f in PoolStats.__dataclass_fields__})
+        zeros: dict[str, Any] = dict.fromkeys(PoolStats.__dataclass_fields__, 0)
+        st = PoolStats(**{**zeros, "name": pool.name, "wait_histogram": (), "hold_histogram": ()})
     finally:
         gc.set_threshold(*old_threshold)
         logger.removeHandler(handler)
@@ -775,7 +778,11 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
     # fails its check was counted too.
     expect("stats().leases (handed out + failed checks)", st.leases, got + backend.check_failures)
     copies = outcomes["factory error (copy, at deadline)"]
-    expect("stats().timeouts (PoolTimeouts + copied factory errors)", st.timeouts, outcomes["PoolTimeout"] + copies)
+    expect(
+        "stats().timeouts (PoolTimeouts + copied factory errors)",
+        st.timeouts,
+        outcomes["PoolTimeout"] + copies,
+    )
     if backend.max_live > config.pool_size:
         backend.violation(f"at most {backend.max_live} sessions alive at once > pool_size")
 

@@ -109,9 +109,7 @@ OPTIONS: dict[str, Opt] = {
     "check": _callable_opt(),
     "reset": _callable_opt(),
     "destroy_factory": _callable_opt(),
-    "name": Opt(
-        st.none() | st.text(max_size=20), _bad([1, b"pool", ["p"], object(), 1.5], TypeError)
-    ),
+    "name": Opt(st.none() | st.text(max_size=20), _bad([1, b"pool", ["p"], object(), 1.5], TypeError)),
     "check_interval": _float_opt(0, allow_none=False),
     "lifetime_jitter": _float_opt(0, allow_none=False, below=1.0),
     "leak_timeout": _float_opt(0, allow_none=True, exclusive_min=True),
@@ -343,8 +341,16 @@ def test_huge_timeout_waits_like_forever(where: str, value: float) -> None:
 
 @pytest.mark.parametrize(
     ("value", "exc"),
-    [(0, ValueError), (-3, ValueError), (1.5, TypeError), (2.0, TypeError), (True, TypeError),
-     ("2", TypeError), (None, TypeError), ([2], TypeError)],
+    [
+        (0, ValueError),
+        (-3, ValueError),
+        (1.5, TypeError),
+        (2.0, TypeError),
+        (True, TypeError),
+        ("2", TypeError),
+        (None, TypeError),
+        ([2], TypeError),
+    ],
 )
 def test_resize_bad_size(value: Any, exc: type[Exception]) -> None:
     pool: Pool[object] = Pool(2, object)
@@ -564,9 +570,7 @@ def test_a_hanging_destroyer_blocks_only_its_caller(how: str) -> None:
             entered.set()
             assert gate.wait(30)
 
-    pool: Pool[Thing] = Pool(
-        2, Thing, destroy_factory=destroyer, max_usage=1 if how == "max_usage" else None
-    )
+    pool: Pool[Thing] = Pool(2, Thing, destroy_factory=destroyer, max_usage=1 if how == "max_usage" else None)
     victim = pool.get_session()
     victims.append(victim.session)
     if how == "destroy_all_sessions":
@@ -689,8 +693,16 @@ def test_hooks_may_call_back_into_the_pool() -> None:
             pass
 
     pool = Pool(
-        2, Thing, destroy_factory=destroy, check=peek, reset=peek, on_create=peek,
-        on_checkout=peek, on_checkin=peek, on_destroy=peek, check_interval=0,
+        2,
+        Thing,
+        destroy_factory=destroy,
+        check=peek,
+        reset=peek,
+        on_create=peek,
+        on_checkout=peek,
+        on_checkin=peek,
+        on_destroy=peek,
+        check_interval=0,
     )
     done = threading.Event()
 

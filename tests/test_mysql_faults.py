@@ -41,7 +41,6 @@ from typing import Any
 import pytest
 from _mysql_fixtures import (
     Admin,
-    connect_admin,
     fixture_mysql_admin,  # noqa: F401  (registers the fixture `mysql_admin`)
     fixture_mysql_info,  # noqa: F401  (registers the fixture `mysql_info`)
     import_driver,
