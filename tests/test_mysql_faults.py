@@ -286,22 +286,33 @@ def _capacity_back(load: Load, pool: Any) -> float:
     """Seconds from the load's mark until all `pool_size` connections could be used at once (and
     each answered), the load still running."""
     assert load.mark_at is not None
-    _full_service(pool)
+    _full_service(pool, load.mysqldb)
     return time.monotonic() - load.mark_at
 
 
-def _full_service(pool: Any) -> None:
-    """Every connection slot can be used at once, and each one answers."""
-    leases = [pool.get_session(timeout=DEADLINE) for _ in range(pool.pool_size)]
-    try:
-        for lease in leases:
-            cur = lease.cursor()
-            cur.execute("SELECT 1 AS one")
-            assert cur.fetchone() == {"one": 1}
-            cur.close()
-    finally:
-        for lease in leases:
-            lease.close()
+def _full_service(pool: Any, mysqldb: Any, limit: float = 10.0) -> None:
+    """Every connection slot can be used at once, and each one answers.
+
+    A connection killed while idle less than ``check_interval`` ago (the ping bypass window) may
+    be handed out once, as documented: the attempt invalidates it and starts over.
+    """
+    deadline = time.monotonic() + limit
+    while True:
+        leases = [pool.get_session(timeout=DEADLINE) for _ in range(pool.pool_size)]
+        try:
+            for lease in leases:
+                cur = lease.cursor()
+                cur.execute("SELECT 1 AS one")
+                assert cur.fetchone() == {"one": 1}
+                cur.close()
+            return
+        except mysqldb.Error as exc:
+            if _code(exc) not in EXPECTED_CODES or time.monotonic() > deadline:
+                raise
+            lease.invalidate()
+        finally:
+            for lease in leases:
+                lease.close()
 
 
 # -- KILL ----------------------------------------------------------------------------------------

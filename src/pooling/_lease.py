@@ -183,6 +183,15 @@ class Lease(Generic[T]):
             except Exception:  # pragma: no cover - interpreter shutdown, or popped meanwhile
                 pass
 
+    def __copy__(self) -> Lease[T]:
+        raise TypeError("a Lease cannot be copied: a copy would be a second claim on one session")
+
+    def __deepcopy__(self, memo: object) -> Lease[T]:
+        raise TypeError("a Lease cannot be copied: a copy would be a second claim on one session")
+
+    def __reduce_ex__(self, protocol: object) -> Any:
+        raise TypeError("a Lease cannot be pickled: its session belongs to this process's pool")
+
     def __repr__(self) -> str:
         try:
             held = self._held

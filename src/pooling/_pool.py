@@ -155,14 +155,17 @@ class _Entry(Generic[T]):
 
 
 class _Waiter:
-    """A caller queued for a session: woken by releasing its own lock, after `got` was set."""
+    """A caller queued for a session. Whoever serves it pops it from the queue, sets `got`,
+    records the wait, then releases `lock`, all under the pool's lock; so a waiter that acquires
+    its own lock owns `got` without taking the pool's lock again."""
 
-    __slots__ = ("got", "lock")
+    __slots__ = ("got", "lock", "start")
 
-    def __init__(self) -> None:
+    def __init__(self, start: float) -> None:
         self.lock = threading.Lock()
         self.lock.acquire()
         self.got: _Entry[Any] | str | None = None
+        self.start = start  # when its get_session call began
 
 
 _Doomed = list[tuple[_Entry[Any], DestroyReason]]
@@ -651,7 +654,7 @@ class Pool(Generic[T]):
                                 f"waiting (max_waiting={self._max_waiting})"
                             )
                         else:
-                            waiter = _Waiter()
+                            waiter = _Waiter(start)
                             self._waiters.append(waiter)
                             # Publish, then re-check: a lock-free release may have made a session
                             # idle after we looked (it will see us and settle too; either is fine).
@@ -727,7 +730,11 @@ class Pool(Generic[T]):
                 else:
                     self._destroying += 1
             if keep_slot:
-                self._run_destroyer(entry, DestroyReason.FAILED_CHECK)
+                try:
+                    self._run_destroyer(entry, DestroyReason.FAILED_CHECK)
+                except BaseException:  # KeyboardInterrupt in the destroyer: give the slot up
+                    self._abandon_creation()
+                    raise
                 return _REPLACE
             self._destroy(entry, DestroyReason.FAILED_CHECK)
             if not isinstance(exc, Exception):
@@ -750,11 +757,14 @@ class Pool(Generic[T]):
                 if self._failures and self._backoff_until < wake_at:
                     wake_at = max(self._backoff_until, now + 0.001)
                 if wake_at == _INF:
-                    waiter.lock.acquire()
+                    woken = waiter.lock.acquire()
                 else:
                     # (a huge timeout is fine: we loop until the deadline)
-                    waiter.lock.acquire(True, min(max(wake_at - now, 0.0), _TIMEOUT_MAX))
-                # ---- critical section: did we get something? if not, is time up? ----
+                    woken = waiter.lock.acquire(True, min(max(wake_at - now, 0.0), _TIMEOUT_MAX))
+                if woken:  # served: `got` is ours, and the server recorded the wait
+                    got = waiter.got
+                    break
+                # ---- critical section: timed out; served meanwhile? if not, is time up? ----
                 with lock:
                     if self._inbox:
                         doomed = self._drain_locked()
@@ -767,8 +777,6 @@ class Pool(Generic[T]):
                         self._waiters.remove(waiter)
                         self._wait_hist.observe(now - start)  # served or not: it waited
                         error = self._timeout_error_locked(now - start, queued=True)
-                    elif got is not None:
-                        self._wait_hist.observe(now - start)
                 if self._inbox:
                     self._drain_nowait()
                 if doomed:
@@ -822,6 +830,15 @@ class Pool(Generic[T]):
 
     # ------------------------------------------------------------------ creation
 
+    def _abandon_creation(self) -> None:
+        """Give up a slot reserved for creating a session, and offer it to the oldest waiter."""
+        with self._lock:
+            self._size -= 1
+            self._creating -= 1
+            self._grant_locked(_monotonic())
+        if self._inbox:
+            self._drain_nowait()
+
     def _may_probe_locked(self, now: float) -> bool:
         """While creation is failing, allow one attempt at a time, once the back-off window ended."""
         return now >= self._backoff_until and self._creating == 0
@@ -835,6 +852,7 @@ class Pool(Generic[T]):
             waiter = waiters.popleft()
             self._size += 1
             self._creating += 1
+            self._wait_hist.observe(now - waiter.start)
             waiter.got = _CREATE
             waiter.lock.release()
 
@@ -1101,6 +1119,7 @@ class Pool(Generic[T]):
             entry.usage += 1
             if self._leak_watch is not None:
                 self._leak_watch[entry] = None
+            self._wait_hist.observe(now - waiter.start)
             waiter.got = entry
             waiter.lock.release()
         else:
@@ -1174,8 +1193,14 @@ class Pool(Generic[T]):
             self._call_hook("on_destroy", self._on_destroy, session, reason)
 
     def _destroy_many(self, doomed: _Doomed) -> None:
+        interrupt: BaseException | None = None
         for entry, reason in doomed:
-            self._destroy(entry, reason)
+            try:
+                self._destroy(entry, reason)
+            except BaseException as exc:  # KeyboardInterrupt: destroy the rest, then re-raise
+                interrupt = interrupt or exc
+        if interrupt is not None:
+            raise interrupt
 
     def _free_locked(self, entry: _Entry[T]) -> None:
         """A destroyer returned: free its slot, and offer it to the oldest waiter."""
@@ -1231,8 +1256,10 @@ class Pool(Generic[T]):
                 self._fast_return = False
                 for entry in self._take_all_idle_locked():
                     doomed = self._doom_locked(doomed, entry, DestroyReason.CLOSED)
+                now = _monotonic()
                 while self._waiters:
                     waiter = self._waiters.popleft()
+                    self._wait_hist.observe(now - waiter.start)
                     waiter.got = _CLOSED
                     waiter.lock.release()
                 self._notify_maintainer_locked()
@@ -1457,7 +1484,10 @@ class Pool(Generic[T]):
             logger.warning("pool %r: creating an idle session failed: %r", self._name, exc)
             return
         if self._on_create is not None:
-            self._call_hook("on_create", self._on_create, entry.session)
+            try:
+                self._call_hook("on_create", self._on_create, entry.session)
+            except BaseException:  # in this worker thread, nobody to raise it to: log it
+                logger.exception("pool %r: the on_create hook raised (ignored)", self._name)
         closed = False
         with self._lock:
             self._maint_creating -= 1
