@@ -51,14 +51,19 @@ def numbers(sessions: list[Session]) -> list[int]:
     return [s.number for s in sessions]
 
 
-@pytest.mark.parametrize(
-    "options",
-    [{}, {"reset": lambda s: None, "check": lambda s: None, "max_usage": 100}],
-    ids=["plain", "with-hooks"],
-)
-def test_child_makes_its_own_sessions_and_never_touches_the_parents(
-    factory: Factory, options: dict[str, Any]
-) -> None:
+@pytest.mark.parametrize("hooks", [False, True], ids=["plain", "with-hooks"])
+def test_child_makes_its_own_sessions_and_never_touches_the_parents(factory: Factory, hooks: bool) -> None:
+    touched: list[tuple[str, int]] = []  # (callback, session number): what user code was run on
+
+    def record(name: str) -> Callable[..., None]:
+        return lambda session, *args: touched.append((name, session.number))
+
+    options: dict[str, Any] = {}
+    if hooks:
+        options = {
+            name: record(name) for name in ("reset", "check", "on_checkin", "on_checkout", "on_destroy")
+        }
+        options["max_usage"] = 100
     pool = factory.make_pool(4, **options)
     idle_lease = pool.get_session()
     idle_session = idle_lease.session
@@ -74,6 +79,7 @@ def test_child_makes_its_own_sessions_and_never_touches_the_parents(
 
     def child() -> dict[str, Any]:
         report: dict[str, Any] = {}
+        touched.clear()
         inherited = set(map(id, parent_sessions))
         fresh = pool.get_session(timeout=0)
         report["fresh_is_parents"] = id(fresh.session) in inherited
@@ -96,6 +102,7 @@ def test_child_makes_its_own_sessions_and_never_touches_the_parents(
         report["parent_numbers"] = numbers(parent_sessions)
         report["closed_flags"] = [s.closed for s in parent_sessions]
         report["violations"] = factory.violations
+        report["touched"] = touched
         return report
 
     report = in_child(child)
@@ -111,6 +118,8 @@ def test_child_makes_its_own_sessions_and_never_touches_the_parents(
     assert not parents & set(report["destroyed_after_close"])
     assert report["closed_flags"] == [False, False, False]
     assert report["violations"] == []
+    # No user callback (reset, check, hooks) ever ran on a parent's session in the child.
+    assert [t for t in report["touched"] if t[1] in parents] == []
 
     # The parent's pool is unaffected.
     assert factory.destroyed == []

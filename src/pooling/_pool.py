@@ -988,7 +988,8 @@ class Pool(Generic[T]):
         if reason is not None:
             doomed = doomed or []
             doomed.append((entry, reason))
-        self._after_unlock(doomed)
+        if doomed or self._inbox:
+            self._after_unlock(doomed)
         if interrupt is not None:
             raise interrupt
 
@@ -1010,6 +1011,8 @@ class Pool(Generic[T]):
         """Make the idle deque consistent with the rest of the state: nothing idle while someone
         waits (hand sessions to the oldest waiters), nothing stale, excess or in a closed pool."""
         idle = self._idle
+        if not idle:
+            return doomed  # the common case under contention: nothing idle, nothing to settle
         if (
             self._closed
             or self._size - self._destroying > self._pool_size
