@@ -1057,6 +1057,8 @@ class Pool(Generic[T]):
         self, entry: _Entry[T], reason: DestroyReason | None, now: float
     ) -> DestroyReason | None:
         """Outside the lock: decide from the entry alone whether to retire it; else run `reset`."""
+        if entry.epoch is not self._epoch:
+            return reason  # inherited across fork: no hook, no reset; _return_locked lets it go
         if entry.leak_reported:
             logger.warning(
                 "pool %r: a leaked session was finally returned after %.3fs",
