@@ -15,7 +15,8 @@ What the workers do (a seeded `random.Random` per thread picks each step): acqui
 the session a random short time; release it by a ``with`` block, ``close()``, ``del``,
 ``invalidate()``, through a reference cycle (collected by ``gc.collect()`` at once or later, in
 whatever thread the collector runs), or from another thread; take two leases at once; call
-``destroy_all_sessions()``, ``gc.collect()`` and ``stats()``. Meanwhile the factory, the check, the
+``destroy_all_sessions()``, ``resize()`` (between 2 and ``pool_size``), ``gc.collect()`` and
+``stats()``. Meanwhile the factory, the check, the
 reset and the destroyer each fail a few percent of the time (the fault rolls use the calling
 thread's seeded random too).
 
@@ -25,8 +26,8 @@ What is checked, inside the workers and the hooks, while it runs:
 * never more than ``pool_size`` sessions alive, counted in the fake backend from the factory call
   until the destroyer returned (the slot's lifetime by the pool's contract);
 * no session is handed out, checked, reset or destroyed after it was destroyed, or after it was
-  invalidated; none is destroyed twice or while held; none made before a completed
-  ``destroy_all_sessions()`` is handed to a caller that came after it;
+  invalidated; none is destroyed twice or while held; none whose factory was called before a
+  ``destroy_all_sessions()`` is handed to a caller that came after that call returned;
 * every ``get_session`` answers with a session or a legitimate error (`PoolTimeout`, the factory's
   error) within its timeout plus a slack; nothing else escapes;
 * a released lease raises `LeaseReleased`;
@@ -97,6 +98,8 @@ class SoakConfig:
     #: True: the pool has a check and a reset, min_idle, max_lifetime, max_idle_time and
     #: max_usage (the general paths); False: a factory and a destroyer only (the fast paths)
     hooks: bool = True
+    #: resize the pool now and then, between 2 and pool_size
+    resize: bool = True
     #: the pool's options besides the hooks (those after `timeout` apply only when `hooks`)
     timeout: float = 0.5
     min_idle: int = 1
@@ -197,7 +200,9 @@ class FakeSession:
     def __init__(self, sid: int, born_gen: int) -> None:
         self.id = sid
         self.pid = os.getpid()
-        self.born_gen = born_gen  # destroy_all_sessions() calls started when the factory returned
+        # destroy_all_sessions() calls begun when its factory was called: a later call must drop it
+        # (even one made while the factory ran: after a failover, it may be the old server's)
+        self.born_gen = born_gen
         self.destroy_calls = 0
         self.destroyed = False
         self.invalidated = False
@@ -271,6 +276,7 @@ class FakeBackend:
 
     def factory(self) -> FakeSession:
         with self.lock:
+            born_gen = self.discard_started
             self.live += 1
             self.max_live = max(self.max_live, self.live)
             if self.live > self.config.pool_size:
@@ -289,7 +295,7 @@ class FakeBackend:
                 self._raised_keepalive.append(exc)
             raise
         with self.lock:
-            session = FakeSession(next(self._ids), self.discard_started)
+            session = FakeSession(next(self._ids), born_gen)
             self.sessions[session.id] = session
             self.created += 1
         return session
@@ -391,8 +397,8 @@ class _Worker:
                 b.violation(f"{session!r} made in process {session.pid} handed out in {os.getpid()}")
             if session.born_gen < started_after_discards:
                 b.violation(
-                    f"{session!r} made before destroy_all_sessions() #{started_after_discards} "
-                    "was handed to a caller that came after it"
+                    f"{session!r}, whose factory was called before destroy_all_sessions() "
+                    f"#{started_after_discards}, was handed to a caller that came after it"
                 )
             if session.needs_check and b.config.hooks and b.config.check_interval == 0:
                 b.violation(f"{session!r} handed out again without its check (check_interval=0)")
@@ -500,6 +506,11 @@ class _Worker:
             with b.lock:
                 b.discard_done += 1
             return
+        if roll < 0.009 and self.backend.config.resize:
+            size = rng.randint(max(2, self.pool.stats().pool_size - 1), self.backend.config.pool_size)
+            self.ops["resize"] += 1
+            self.pool.resize(size)  # never above config.pool_size: the live-count bound holds
+            return
         if roll < 0.02:
             self.ops["gc.collect"] += 1
             gc.collect()
@@ -579,7 +590,8 @@ class _Worker:
         with b.lock:
             created, destroyed, failures = b.created, b.destroy_calls, b.factory_failures
         problems = []
-        if st.size > st.pool_size:
+        # After a shrink, leased sessions beyond the new size are retired as they come back.
+        if st.size > (b.config.pool_size if b.config.resize else st.pool_size):
             problems.append("size > pool_size")
         if st.idle + st.in_use + st.creating > st.size:
             problems.append("idle + in_use + creating > size")

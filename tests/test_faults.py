@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from pooling import LeaseReleased, Pool, PoolTimeout
+from pooling import DestroyReason, LeaseReleased, Pool, PoolTimeout
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -512,6 +512,57 @@ def test_interrupts_at_random_moments_lose_nothing() -> None:
     gc.collect()
     assert served > 0 and interrupted > 0, (served, interrupted)
     _assert_whole(pool, 2)
+    pool.close()
+
+
+# -- a failover while a session is being created -----------------------------------------------
+
+
+@pytest.mark.parametrize("who", ["caller", "min_idle"])
+def test_destroy_all_sessions_drops_a_session_being_created(who: str) -> None:
+    """destroy_all_sessions() after a failover "drops every session": also one whose factory call
+    was under way (connecting to the old primary, say), which must not be pooled once it is made.
+    The caller that was creating it still gets it (it asked before the failover), but it is
+    destroyed when released, not kept."""
+    gate = threading.Event()
+    entered = threading.Event()
+    calls = itertools.count()
+    destroyed: list[tuple[object, DestroyReason]] = []
+
+    def factory() -> object:
+        if next(calls) == 0:
+            entered.set()
+            assert gate.wait(10)
+        return object()
+
+    pool: Pool[object] = Pool(
+        2, factory, min_idle=1 if who == "min_idle" else 0, on_destroy=lambda s, r: destroyed.append((s, r))
+    )
+    got: list[Any] = []
+    creator = None
+    if who == "caller":
+        creator = threading.Thread(target=lambda: got.append(pool.get_session(timeout=10)))
+        creator.start()
+    assert entered.wait(5)
+    pool.destroy_all_sessions()  # the failover: while the first session is being made
+    gate.set()
+    if creator is not None:
+        creator.join(5)
+        (lease,) = got
+        old = lease.session
+        lease.close()
+    else:
+        deadline = time.monotonic() + 5
+        while pool.stats().created < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        time.sleep(0.05)
+        old = None
+    # The session made across the failover is gone (or going); a fresh one is made for the
+    # next caller.
+    with pool.get_session(timeout=5) as session:
+        assert old is None or session is not old
+    st = pool.stats()
+    assert destroyed and destroyed[0][1] is DestroyReason.DISCARDED, (destroyed, st)
     pool.close()
 
 

@@ -49,6 +49,7 @@ def test_soak_short(hooks: bool) -> None:
         "release: cycle, collected later",
         "release: from another thread",
         "destroy_all_sessions",
+        "resize",
     ):
         assert ops[kind] > 0, f"no {kind!r} in {SECONDS}s\n{report}"
     assert result.outcomes["got a session"] > 100, report
