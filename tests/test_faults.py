@@ -515,6 +515,61 @@ def test_interrupts_at_random_moments_lose_nothing() -> None:
     pool.close()
 
 
+# -- a creation failure while callers wait forever --------------------------------------------
+
+
+@pytest.mark.parametrize("timeout", [None, 60.0], ids=["forever", "long-timeout"])
+def test_waiter_gets_a_slot_when_the_back_off_ends(timeout: float | None) -> None:
+    """A caller waiting (forever, or a long time) when a creation fails must get a slot once the
+    back-off window ends, even if nothing else happens in the pool meanwhile.
+
+    (Found by the soak: two `timeout=None` callers waited forever on an empty pool. A waiter
+    computes when to wake up as it goes to sleep; one that went to sleep before the failure
+    sleeps until handed something, and slots freed during the back-off are handed to nobody.)
+    """
+    fail = [0]
+
+    def factory() -> object:
+        if fail[0]:
+            fail[0] -= 1
+            raise ConnectionError("the server is down")
+        return object()
+
+    pool: Pool[object] = Pool(2, factory, backoff_initial=0.2, backoff_max=0.2)
+    a, b = pool.get_session(), pool.get_session()
+    results: dict[str, Any] = {}
+
+    def wait(name: str) -> None:
+        try:
+            results[name] = pool.get_session(timeout=timeout)
+        except Exception as exc:
+            results[name] = exc
+
+    w1 = threading.Thread(target=wait, args=("w1",), daemon=True)
+    w1.start()
+    deadline = time.monotonic() + 5
+    while pool.stats().waiting < 1 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    w2 = threading.Thread(target=wait, args=("w2",), daemon=True)
+    w2.start()
+    while pool.stats().waiting < 2 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    fail[0] = 1
+    a.invalidate()  # a slot for w1, whose factory call fails: a back-off of 0.1-0.2 s begins
+    w1.join(5)
+    assert isinstance(results.get("w1"), ConnectionError)  # w1 gets the creation error
+    b.invalidate()  # a second free slot, during the back-off
+    w2.join(3)  # the back-off is long over by then
+    try:
+        assert not w2.is_alive(), f"the waiter is still waiting, with the pool empty: {pool.stats()}"
+        lease = results["w2"]
+        assert isinstance(lease.session, object)
+        lease.close()
+    finally:
+        pool.close()  # wakes w2 if it is still stuck
+        w2.join(5)
+
+
 # -- a failover while a session is being created -----------------------------------------------
 
 

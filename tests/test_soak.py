@@ -28,7 +28,9 @@ def test_soak_short(hooks: bool) -> None:
     """32 threads over a pool of 4 with faults injected: no invariant broken, nothing left over."""
     # A short run creates only ~100 sessions: a higher factory fault rate makes sure the factory
     # faults do happen (at 3 % the chance of none would be a few percent, a flaky test).
-    result = run_soak(SoakConfig(seconds=SECONDS, hooks=hooks, seed=20240605 + hooks, factory_fault=0.15))
+    result = run_soak(
+        SoakConfig(seconds=SECONDS, hooks=hooks, seed=20240605 + hooks, factory_fault=0.15, grace=15)
+    )
     report = result.report()
     print(report)
     assert result.violation_count == 0, report

@@ -40,7 +40,7 @@ from bisect import bisect_left as _bisect
 from collections import deque
 from collections.abc import Callable
 from enum import Enum
-from types import TracebackType
+from types import CodeType, TracebackType
 from typing import Any, Final, Generic, TypeVar
 
 from ._errors import PoolClosed, PoolError, PoolExhausted, PoolTimeout
@@ -143,7 +143,7 @@ class _Entry(Generic[T]):
         self.hold_sum = 0.0
         self.hold_max = 0.0
         self.hold_buckets = [0] * len(HISTOGRAM_BOUNDS)
-        self.stack: list[tuple[str, int, str]] | None = None
+        self.stack: _Stack | None = None
         self.leak_reported = False
 
     def record_hold(self, now: float) -> None:
@@ -207,21 +207,36 @@ def _check_callable(name: str, value: object) -> Any:
     return value
 
 
-def _capture_stack(skip: int) -> list[tuple[str, int, str]]:
-    """Where a lease was taken: (file, line, function) of the callers, innermost first."""
-    frames: list[tuple[str, int, str]] = []
-    frame = sys._getframe(skip)
-    frame_or_none: Any = frame
-    while frame_or_none is not None and len(frames) < _LEAK_STACK_DEPTH:
-        code = frame_or_none.f_code
-        frames.append((code.co_filename, frame_or_none.f_lineno, code.co_name))
-        frame_or_none = frame_or_none.f_back
+_Stack = list[tuple[CodeType, int]]
+
+
+def _capture_stack(skip: int) -> _Stack:
+    """Where a lease was taken: (code, last instruction offset) of the callers, innermost first.
+
+    Only the cheap parts are taken now (no line numbers, no source): the stack is formatted only
+    if the lease is ever reported as leaked. No frame is kept, so no local variable is kept alive.
+    """
+    frames: _Stack = []
+    frame: Any = sys._getframe(skip)
+    while frame is not None and len(frames) < _LEAK_STACK_DEPTH:
+        frames.append((frame.f_code, frame.f_lasti))
+        frame = frame.f_back
     return frames
 
 
-def _format_stack(frames: list[tuple[str, int, str]]) -> str:
+def _line_of(code: CodeType, offset: int) -> int | None:
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return None
+
+
+def _format_stack(frames: _Stack) -> str:
     summary = traceback.StackSummary.from_list(
-        [traceback.FrameSummary(f, n, name) for f, n, name in reversed(frames)]
+        [
+            traceback.FrameSummary(code.co_filename, _line_of(code, offset), code.co_name)
+            for code, offset in reversed(frames)
+        ]
     )
     return "".join(summary.format())
 
