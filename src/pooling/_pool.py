@@ -875,6 +875,9 @@ class Pool(Generic[T]):
         """Call the factory (the slot is already reserved); on error, free the slot and re-raise."""
         if self._needs_maintainer and self._maint_thread is None:
             self._start_maintainer()  # in a forked child, restarted on first use
+        # The generation when the slot was reserved: a destroy_all_sessions() during the factory
+        # call (a failover) must drop this session too, once it is made.
+        generation = self._generation
         try:
             session = self._factory()
             if session is None:
@@ -913,7 +916,7 @@ class Pool(Generic[T]):
         expires_at = _INF
         if self._max_lifetime is not None:
             expires_at = now + self._max_lifetime * (1.0 - self._lifetime_jitter * random.random())
-        return _Entry(session, self._epoch, self._generation, now, expires_at)
+        return _Entry(session, self._epoch, generation, now, expires_at)
 
     def _create_for_caller(self) -> _Entry[T]:
         """Create a session for the calling `get_session` (its slot is reserved) and lease it."""
@@ -1508,7 +1511,7 @@ class Pool(Generic[T]):
                 self._call_hook("on_create", self._on_create, entry.session)
             except BaseException:  # in this worker thread, nobody to raise it to: log it
                 logger.exception("pool %r: the on_create hook raised (ignored)", self._name)
-        closed = False
+        reason: DestroyReason | None = None
         with self._lock:
             self._maint_creating -= 1
             self._creating -= 1
@@ -1518,15 +1521,20 @@ class Pool(Generic[T]):
                 self._last_error = None
             self._entries.add(entry)
             if self._closed or entry.epoch is not self._epoch:
-                closed = True
+                reason = DestroyReason.CLOSED
+            elif entry.generation != self._generation:
+                reason = DestroyReason.DISCARDED  # made across a destroy_all_sessions()
+            if reason is not None:
                 self._destroying += 1
             else:
                 self._put_back_locked(entry, _monotonic())
                 self._grant_locked(_monotonic())
+            if reason is DestroyReason.DISCARDED:
+                self._notify_maintainer_locked()  # min_idle is one short again
         if self._inbox:
             self._drain_nowait()
-        if closed:
-            self._destroy(entry, DestroyReason.CLOSED)
+        if reason is not None:
+            self._destroy(entry, reason)
 
 
 def _maintain(ref: weakref.ref[Pool[Any]], cond: threading.Condition) -> None:
