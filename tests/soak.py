@@ -667,6 +667,18 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
         **options,
     )
     released: Counter[str] = Counter()
+    # Leases dropped in reference cycles come back only when the cycle collector runs. A real
+    # application allocates all the time, so it runs; here every worker may be blocked waiting
+    # (timeout=None) for sessions that sit in uncollected garbage, and nothing allocates. This
+    # thread stands for the rest of the application: it runs the collector now and then.
+    collector_stop = threading.Event()
+
+    def _collector() -> None:
+        while not collector_stop.wait(0.05):
+            gc.collect()
+
+    collector = threading.Thread(target=_collector, name="soak-gc", daemon=True)
+    collector.start()
     releaser_q: queue.Queue[Any] = queue.Queue()
     releaser = threading.Thread(
         target=_releaser, args=(releaser_q, released), name="soak-releaser", daemon=True
@@ -706,6 +718,8 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
                 t.join(10)
         releaser_q.put(None)
         releaser.join(10)
+        collector_stop.set()
+        collector.join(10)
         elapsed = time.monotonic() - start
         gc.collect()  # leases left in cycles
         before_close = pool.stats()

@@ -345,3 +345,29 @@ def test_a_failing_discard_on_keeps_the_blocks_own_error() -> None:
         raise KeyError("own error")
     assert pool.stats().idle == 1
     pool.close()
+
+
+@pytest.mark.timeout(30)
+def test_a_waiter_with_no_timeout_gets_a_slot_a_failed_creation_left_free() -> None:
+    """W1 and W2 wait with no timeout on a full pool. A slot frees up; W1, the oldest, tries to
+    create and fails (back-off starts). The slot is free again, and W2 must get it once the back-off
+    window ends, not sleep until some lease comes back."""
+    factory = Factory()
+    pool = Pool(2, factory.create, factory.destroy, backoff_initial=0.05, backoff_max=0.05)
+    keep = pool.get_session()
+    other = pool.get_session()
+    results: list[Any] = []
+    w1 = start_waiter(pool, results)
+    wait_until(lambda: pool.stats().waiting == 1, "W1 waits")
+    w2 = start_waiter(pool, results)
+    wait_until(lambda: pool.stats().waiting == 2, "W2 waits")
+    factory.fail = 1  # W1's attempt fails
+    other.invalidate()  # frees a slot: W1 gets the right to create
+    w1.join(DEADLINE)
+    w2.join(DEADLINE)
+    assert not w1.is_alive() and not w2.is_alive(), f"a waiter was left asleep: {pool!r}"
+    assert isinstance(results[0], ConnectionError)  # W1's own attempt
+    assert not isinstance(results[1], BaseException)  # W2 got the slot after the back-off
+    results[1].close()
+    keep.close()
+    pool.close()

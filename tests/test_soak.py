@@ -112,3 +112,35 @@ def test_check_runs_for_an_idle_session_returned_a_moment_ago() -> None:
         pool.get_session().close()
     assert len(checked) == 49  # every checkout but the first (a new session is not checked)
     pool.close()
+
+
+def test_check_runs_for_a_session_returned_while_the_caller_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """check_interval=0: also a session that comes back between the moment `get_session` reads the
+    clock and the moment it takes an idle session (the soak's hooks profile sees this now and
+    then: the age `now - returned_at` is negative, below any interval, and the check is skipped).
+
+    Deterministic: the pool's clock is wrapped so that the lease is released right after the
+    caller read the clock (white box: ``pooling._pool._monotonic``).
+    """
+    import pooling._pool as core
+
+    checked: list[object] = []
+    pool: Pool[object] = Pool(1, object, check=checked.append, check_interval=0.0)
+    held = pool.get_session()
+    session = held.session
+    real = core._monotonic
+    armed = [True]
+
+    def clock() -> float:
+        now = real()
+        if armed[0] and sys._getframe(1).f_code.co_name == "_get_session":
+            armed[0] = False
+            held.close()  # returned just after the caller read the clock
+        return now
+
+    monkeypatch.setattr(core, "_monotonic", clock)
+    with pool.get_session(timeout=1) as again:
+        assert again is session
+    assert not armed[0], "the clock hook did not fire: the test needs updating"
+    assert checked == [session], "the session was handed out without its check"
+    pool.close()

@@ -675,6 +675,8 @@ class Pool(Generic[T]):
                             # idle after we looked (it will see us and settle too; either is fine).
                             if idle:
                                 doomed = self._settle_locked(doomed)
+                            # A slot left free by the creation back-off goes to the oldest waiter.
+                            self._grant_locked(now)
             # ---- outside the lock ----
             if self._inbox:
                 self._drain_nowait()
@@ -691,6 +693,8 @@ class Pool(Generic[T]):
                     assert isinstance(got, _Entry)
                     entry = got
             if create:
+                if self._failures and self._backoff_until > now:
+                    self._wait_out_backoff(start, limit)
                 entry = self._create_for_caller()
                 return self._lease(entry)
             assert entry is not None
@@ -767,10 +771,10 @@ class Pool(Generic[T]):
         try:
             while True:
                 now = _monotonic()
-                # Wake at the deadline, or when the creation back-off ends, whichever is first.
+                # Wake at the deadline, or when an open creation back-off ends.
                 wake_at = deadline
-                if self._failures and self._backoff_until < wake_at:
-                    wake_at = max(self._backoff_until, now + 0.001)
+                if self._failures and now < self._backoff_until < wake_at:
+                    wake_at = self._backoff_until
                 if wake_at == _INF:
                     woken = waiter.lock.acquire()
                 else:
@@ -845,6 +849,21 @@ class Pool(Generic[T]):
 
     # ------------------------------------------------------------------ creation
 
+    def _wait_out_backoff(self, start: float, limit: float | None) -> None:
+        """With a slot reserved while creation is failing: sleep until the back-off window ends,
+        or give the slot up and raise (a copy of) the last creation error at the deadline."""
+        deadline = _INF if limit is None else start + limit
+        try:
+            time.sleep(max(min(self._backoff_until, deadline) - _monotonic(), 0.0))
+        except BaseException:  # interrupted while sleeping: the slot goes to the next waiter
+            self._abandon_creation()
+            raise
+        if self._backoff_until > deadline:
+            with self._lock:
+                error = self._timeout_error_locked(_monotonic() - start, queued=True)
+            self._abandon_creation()
+            raise error
+
     def _abandon_creation(self) -> None:
         """Give up a slot reserved for creating a session, and offer it to the oldest waiter."""
         with self._lock:
@@ -859,17 +878,24 @@ class Pool(Generic[T]):
         return now >= self._backoff_until and self._creating == 0
 
     def _grant_locked(self, now: float) -> None:
-        """Give free slots to the oldest waiters as the right to create a session."""
+        """Give free slots to the oldest waiters as the right to create a session.
+
+        While creation is failing, one slot at a time, and only when no creation is under way:
+        that waiter is the next probe. If the back-off window is still open, it waits the window
+        out itself (within its deadline) before calling the factory; so a waiter that waits with
+        no timeout is never left asleep with a free slot and nobody to wake it."""
         waiters = self._waiters
-        while (
-            waiters and self._size < self._pool_size and (self._failures == 0 or self._may_probe_locked(now))
-        ):
+        while waiters and self._size < self._pool_size:
+            if self._failures and self._creating:
+                return  # a probe is under way: it grants on success, or hands its slot on
             waiter = waiters.popleft()
             self._size += 1
             self._creating += 1
             self._wait_hist.observe(now - waiter.start)
             waiter.got = _CREATE
             waiter.lock.release()
+            if self._failures:
+                return
 
     def _new_session(self) -> _Entry[T]:
         """Call the factory (the slot is already reserved); on error, free the slot and re-raise."""
