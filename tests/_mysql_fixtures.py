@@ -176,8 +176,6 @@ def fixture_mysql_admin(mysql_info: dict[str, Any]) -> Iterator[Admin]:
 def fixture_mysql_table(mysql_admin: Admin, mysql_info: dict[str, Any]) -> Iterator[str]:
     """A fresh InnoDB table `(id INT AUTO_INCREMENT PRIMARY KEY, v INT)`, dropped afterwards."""
     name = f"{mysql_info['database']}.pooling_{uuid.uuid4().hex[:12]}"
-    mysql_admin.execute(
-        f"CREATE TABLE {name} (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB"
-    )
+    mysql_admin.execute(f"CREATE TABLE {name} (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
     yield name
     mysql_admin.execute(f"DROP TABLE IF EXISTS {name}")

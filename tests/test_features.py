@@ -74,9 +74,7 @@ def test_leak_is_logged_with_the_stack_where_it_was_taken(caplog: pytest.LogCapt
         return pool.get_session()
 
     lease = take_and_forget()
-    wait_until(
-        lambda: any("leased for" in r.getMessage() for r in caplog.records), "the leak was logged"
-    )
+    wait_until(lambda: any("leased for" in r.getMessage() for r in caplog.records), "the leak was logged")
     assert pool.stats().leaks == 1
     warning = next(r for r in caplog.records if "leased for" in r.getMessage())
     message = warning.getMessage()

@@ -193,9 +193,7 @@ def test_args_positional(mysql_info: dict[str, Any]) -> None:
 # -- health ---------------------------------------------------------------------------------------
 
 
-def test_killed_idle_connection_is_replaced_on_checkout(
-    make_pool: Any, mysql_admin: Admin
-) -> None:
+def test_killed_idle_connection_is_replaced_on_checkout(make_pool: Any, mysql_admin: Admin) -> None:
     pool = make_pool(pool_size=1, check_interval=0)
     with pool.get_session() as conn:
         first = connection_id(conn)
@@ -222,9 +220,7 @@ def test_killed_idle_connection_in_bypass_window_not_handed_to_helpers(
     assert pool.stats().destroyed == 1
 
 
-def test_disconnect_while_leased_destroys_on_release(
-    driver: str, make_pool: Any, mysql_admin: Admin
-) -> None:
+def test_disconnect_while_leased_destroys_on_release(driver: str, make_pool: Any, mysql_admin: Admin) -> None:
     pool = make_pool(pool_size=1)
     lease = pool.get_session()
     first = connection_id(lease.session)
@@ -239,12 +235,11 @@ def test_disconnect_while_leased_destroys_on_release(
         assert scalar(conn, "SELECT 1") == 1
 
 
-def test_killed_mid_query_is_destroyed_on_release(
-    driver: str, make_pool: Any, mysql_admin: Admin
-) -> None:
+def test_killed_mid_query_is_destroyed_on_release(driver: str, make_pool: Any, mysql_admin: Admin) -> None:
     pool = make_pool(pool_size=1)
     lease = pool.get_session()
     conn_id = connection_id(lease.session)
+
     # KILL from another thread while SLEEP() runs: the server reports the kill (2013 or 1927).
     def kill_when_sleeping() -> None:
         admin = connect_admin()
@@ -308,8 +303,7 @@ def test_explicit_begin_is_rolled_back_on_return(
 def _session_counters(conn: Any) -> dict[str, int]:
     cur = conn.cursor()
     cur.execute(
-        "SHOW SESSION STATUS WHERE Variable_name IN "
-        "('Questions', 'Com_rollback', 'Com_admin_commands')"
+        "SHOW SESSION STATUS WHERE Variable_name IN ('Questions', 'Com_rollback', 'Com_admin_commands')"
     )
     rows = cur.fetchall()
     cur.close()
@@ -379,9 +373,7 @@ def test_helpers(make_pool: Any, mysql_table: str, mysql_admin: Admin) -> None:
     assert pool.stats().in_use == 0
 
 
-def test_helpers_commit_when_autocommit_is_off(
-    make_pool: Any, mysql_table: str, mysql_admin: Admin
-) -> None:
+def test_helpers_commit_when_autocommit_is_off(make_pool: Any, mysql_table: str, mysql_admin: Admin) -> None:
     pool = make_pool(kwargs={"autocommit": False})
     pool.execute(f"INSERT INTO {mysql_table} (v) VALUES (1)")
     pool.executemany(f"INSERT INTO {mysql_table} (v) VALUES (%s)", [(2,), (3,)])
@@ -483,9 +475,7 @@ def test_password_never_leaks(
         mysql_admin.execute(f"CREATE USER '{user}'@'{quoted}' IDENTIFIED BY %s", (secret,))
         mysql_admin.execute(f"GRANT ALL ON {mysql_info['database']}.* TO '{user}'@'{host}'")
     try:
-        good = cls(
-            pool_size=1, kwargs=dict(mysql_info, user=user, password=secret), check_interval=0
-        )
+        good = cls(pool_size=1, kwargs=dict(mysql_info, user=user, password=secret), check_interval=0)
         lease = good.get_session()
         seen += [repr(good), good.name, repr(lease), str(good.stats())]
         mysql_admin.kill(connection_id(lease.session))
@@ -531,8 +521,7 @@ def _start_server() -> None:
     if not server_answers(0.5):
         subprocess.run(["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"], check=False)
         subprocess.run(
-            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec",
-             "/usr/sbin/mariadbd"],
+            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
             check=True,
             timeout=30,
         )

@@ -29,7 +29,14 @@ def test_soak_short(hooks: bool) -> None:
     # A short run creates only ~100 sessions: a higher factory fault rate makes sure the factory
     # faults do happen (at 3 % the chance of none would be a few percent, a flaky test).
     result = run_soak(
-        SoakConfig(seconds=SECONDS, hooks=hooks, seed=20240605 + hooks, factory_fault=0.15, grace=15)
+        SoakConfig(
+            seconds=SECONDS,
+            hooks=hooks,
+            seed=20240605 + hooks,
+            factory_fault=0.15,  # a short run makes ~100 sessions: 3 % could inject no fault
+            destroyer_fault=0.15,
+            grace=15,
+        )
     )
     report = result.report()
     print(report)

@@ -686,7 +686,7 @@ class Pool(Generic[T]):
                 raise error
             if waiter is not None:
                 got = self._wait(waiter, start, limit)
-                now = _monotonic()  # for the check below: the session may have just come back
+                now = _monotonic()  # the clock moved while we waited
                 if got == _CREATE:
                     create = True
                 else:
@@ -698,7 +698,10 @@ class Pool(Generic[T]):
                 entry = self._create_for_caller()
                 return self._lease(entry)
             assert entry is not None
-            if self._check is not None and now - entry.returned_at >= self._check_interval:
+            if self._check is not None and (
+                # (re-read the clock: the session may have come back after we read it above)
+                not self._check_interval or _monotonic() - entry.returned_at >= self._check_interval
+            ):
                 verdict = self._checked(entry)
                 if verdict == _REPLACE:  # we keep the dead session's slot: fill it, in our turn
                     return self._lease(self._create_for_caller())
@@ -734,6 +737,7 @@ class Pool(Generic[T]):
             logger.info("pool %r: a session failed its check and is replaced: %r", self._name, exc)
             with self._lock:
                 self._check_failures += 1
+                entry.usage -= 1  # never handed out: not a lease
                 entry.leased = False
                 if self._leak_watch is not None:
                     self._leak_watch.pop(entry, None)
