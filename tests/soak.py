@@ -63,7 +63,7 @@ except ImportError:  # pragma: no cover - run from a checkout without installing
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "src"))
     import pooling
 
-from pooling import LeaseReleased, Pool, PoolClosed, PoolStats, PoolTimeout
+from pooling import LeaseReleased, Pool, PoolClosed, PoolStats, PoolTimeout, _finalizer
 
 __all__ = ["FactoryError", "FakeBackend", "FakeSession", "SoakConfig", "SoakResult", "run_soak"]
 
@@ -722,6 +722,10 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
         collector.join(10)
         elapsed = time.monotonic() - start
         gc.collect()  # leases left in cycles
+        # a dropped lease that needed more than the lock-free publish is given back by the
+        # pool's finalizer thread: wait for it to be done
+        if not _finalizer.flush(30):
+            backend.violation("the finalizer thread did not catch up within 30 s")
         before_close = pool.stats()
         if before_close.in_use:
             backend.violation(f"{before_close.in_use} sessions still leased after every worker ended")

@@ -16,9 +16,9 @@ How it works, in brief (docs/how-it-works.md has the long version):
   the lock and settles. A waiter does the converse (queue up under the lock, then look at the idle
   deque), so no session is left idle while someone waits.
 * A lease released by ``__del__`` (which can run during garbage collection in any thread, even one
-  that holds the pool's lock) never blocks on the lock: when it needs it, it appends to the lock-free
-  ``_inbox`` and tries the lock without blocking. Whoever holds the lock drains the inbox, and
-  re-checks it after releasing the lock, so nothing is stranded.
+  that holds the pool's lock, or a lock of the caller's) takes no lock and runs no user code: it
+  publishes the session idle when that is all there is to do, and otherwise hands the release to
+  the finalizer thread (``_finalizer``), which does it the ordinary way.
 * After ``os.fork()`` the child gets a fresh lock and forgets every inherited session without
   destroying it (the parent still owns them).
 """
@@ -43,6 +43,7 @@ from enum import Enum
 from types import CodeType, TracebackType
 from typing import Any, Final, Generic, TypeVar
 
+from . import _finalizer
 from ._errors import PoolClosed, PoolError, PoolExhausted, PoolTimeout
 from ._lease import Lease, _new_lease, _set_held
 from ._stats import HISTOGRAM_BOUNDS, Histogram, PoolStats
@@ -93,10 +94,6 @@ _DEFAULT: Final = _Default()
 _CREATE: Final = "create"  # a slot was reserved for the waiter: it creates a session itself
 _CLOSED: Final = "closed"  # the pool was closed while it waited
 
-# Inbox operations.
-_RETURN: Final = 0  # (entry, reason): a lease released from __del__
-_FREED: Final = 1  # (entry, reason): a destroyer returned, free the slot
-_SETTLE: Final = 2  # (None, None): idle sessions may be owed to waiters, or need retiring
 
 # Verdicts of a check on checkout.
 _OK: Final = "ok"
@@ -313,7 +310,6 @@ class Pool(Generic[T]):
         "_fast_return",
         "_generation",
         "_idle",
-        "_inbox",
         "_last_error",
         "_leak_timeout",
         "_leak_watch",
@@ -459,16 +455,17 @@ class Pool(Generic[T]):
         )
         self._init_state()
         _POOLS.add(self)
+        _finalizer.ensure_started()
         if self._needs_maintainer:
             self._start_maintainer()
 
     def _init_state(self) -> None:
         """Set up the lock and everything it guards (at construction, and in a forked child)."""
         # ---- The lock contract ----------------------------------------------------------------
-        # `_lock` (a plain, non-reentrant Lock, so that a finalizer running in a thread that holds
-        # it cannot re-enter a critical section half-way) guards every field below except `_inbox`
-        # and `_idle`. Critical sections decide and record only: no factory, check, reset,
-        # destroyer or hook is called while it is held, and no logging is done.
+        # `_lock` (a plain, non-reentrant Lock) guards every field below except `_idle`. Critical
+        # sections decide and record only: no factory, check, reset, destroyer or hook is called
+        # while it is held, and no logging is done. A lease's finalizer never takes it (a garbage
+        # collection may run the finalizer in a thread that holds it): see `_give_back`.
         # `_idle` is a deque used without the lock by the fast paths (its pop/append are atomic):
         # a checkout pops from it only while nobody waits; a release appends to it only while
         # nobody waits and `_fast_return` holds, then re-reads `_waiters`, `_fast_return` and the
@@ -480,13 +477,8 @@ class Pool(Generic[T]):
         # Callers waiting for a session do not wait on `_cond`: each waits on its own `_Waiter`
         # lock, and whoever gives a session or a slot away pops the oldest waiter, sets its `got`
         # and releases its lock, all under `_lock`. That makes the hand-off FIFO and targeted.
-        # `_inbox` is a lock-free deque (append and popleft are atomic): releases that must not
-        # block (from __del__, and slot frees after a destroyer ran) are appended to it, then the
-        # lock is tried without blocking. Whoever holds the lock drains the inbox before releasing
-        # it and checks it again after releasing, so nothing appended is ever stranded.
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._inbox: deque[tuple[_Entry[Any], DestroyReason | None, int]] = deque()
         # ---- guarded by _lock ------------------------------------------------------------------
         self._epoch = object()  # replaced in a forked child: entries of another epoch are foreign
         self._generation = 0  # bumped by destroy_all_sessions() and in a forked child
@@ -575,7 +567,7 @@ class Pool(Generic[T]):
             timeout is None or (type(timeout) in (int, float) and timeout >= 0)  # type: ignore[operator]
         ):
             _check_number("timeout", timeout)  # raises, naming the bad value
-        if self._plain_checkout and not self._waiters and not self._inbox:
+        if self._plain_checkout and not self._waiters:
             # Fast path, no lock: pop an idle session while nobody waits (so nobody is overtaken)
             # and nothing else is to be done (no check, hook, leak watch or idle limit).
             try:
@@ -597,7 +589,7 @@ class Pool(Generic[T]):
     def _retire_popped(self, entry: _Entry[T], now: float) -> None:
         """An entry the fast path popped is too old, or stale after destroy_all_sessions()."""
         with self._lock:
-            doomed = self._drain_locked() if self._inbox else None
+            doomed: _Doomed | None = None
             if entry.epoch is self._epoch:
                 reason = (
                     DestroyReason.DISCARDED if entry.generation != self._generation else DestroyReason.TOO_OLD
@@ -618,8 +610,6 @@ class Pool(Generic[T]):
             waiter: _Waiter | None = None
             create = False
             with lock:
-                if self._inbox:
-                    doomed = self._drain_locked()
                 if self._closed:
                     error = PoolClosed(f"pool {self._name!r} is closed")
                 else:
@@ -661,7 +651,7 @@ class Pool(Generic[T]):
                             self._creating += 1
                             create = True
                         elif limit is not None and now - start >= limit:
-                            error = self._timeout_error_locked(now - start, queued=False)
+                            error = self._timeout_error_locked(now - start)
                         elif self._max_waiting and len(self._waiters) >= self._max_waiting:
                             self._rejected += 1
                             error = PoolExhausted(
@@ -678,8 +668,6 @@ class Pool(Generic[T]):
                             # A slot left free by the creation back-off goes to the oldest waiter.
                             self._grant_locked(now)
             # ---- outside the lock ----
-            if self._inbox:
-                self._drain_nowait()
             if doomed:
                 self._destroy_many(doomed)
             if error is not None:
@@ -789,8 +777,6 @@ class Pool(Generic[T]):
                     break
                 # ---- critical section: timed out; served meanwhile? if not, is time up? ----
                 with lock:
-                    if self._inbox:
-                        doomed = self._drain_locked()
                     now = _monotonic()
                     got = waiter.got
                     if got is None:
@@ -799,9 +785,7 @@ class Pool(Generic[T]):
                     if got is None and now >= deadline:
                         self._waiters.remove(waiter)
                         self._wait_hist.observe(now - start)  # served or not: it waited
-                        error = self._timeout_error_locked(now - start, queued=True)
-                if self._inbox:
-                    self._drain_nowait()
+                        error = self._timeout_error_locked(now - start)
                 if doomed:
                     self._destroy_many(doomed)
                     doomed = None
@@ -821,7 +805,7 @@ class Pool(Generic[T]):
 
     def _abandon_wait(self, waiter: _Waiter) -> None:
         with self._lock:
-            doomed = self._drain_locked() if self._inbox else None
+            doomed: _Doomed | None = None
             got = waiter.got
             if got is None:
                 try:
@@ -838,7 +822,7 @@ class Pool(Generic[T]):
         if isinstance(got, _Entry):
             self._give_back(got, None)
 
-    def _timeout_error_locked(self, elapsed: float, *, queued: bool) -> BaseException:
+    def _timeout_error_locked(self, elapsed: float) -> BaseException:
         """The error for a caller whose time ran out (counted as a timeout)."""
         self._timeouts += 1
         if self._failures and self._last_error is not None:
@@ -864,7 +848,7 @@ class Pool(Generic[T]):
             raise
         if self._backoff_until > deadline:
             with self._lock:
-                error = self._timeout_error_locked(_monotonic() - start, queued=True)
+                error = self._timeout_error_locked(_monotonic() - start)
             self._abandon_creation()
             raise error
 
@@ -874,8 +858,6 @@ class Pool(Generic[T]):
             self._size -= 1
             self._creating -= 1
             self._grant_locked(_monotonic())
-        if self._inbox:
-            self._drain_nowait()
 
     def _may_probe_locked(self, now: float) -> bool:
         """While creation is failing, allow one attempt at a time, once the back-off window ended."""
@@ -933,8 +915,6 @@ class Pool(Generic[T]):
                         self._failures = 0
                 self._grant_locked(now)
                 failures = self._failures
-            if self._inbox:
-                self._drain_nowait()
             if failures == 1:
                 logger.warning(
                     "pool %r: creating a session failed (%s); backing off further attempts",
@@ -968,8 +948,6 @@ class Pool(Generic[T]):
                 entry.usage = 1
                 if self._leak_watch is not None:
                     self._leak_watch[entry] = None
-        if self._inbox:
-            self._drain_nowait()
         if closed:
             self._destroy(entry, DestroyReason.CLOSED)
             raise PoolClosed(f"pool {self._name!r} was closed while creating a session")
@@ -986,9 +964,10 @@ class Pool(Generic[T]):
     def _give_back(self, entry: _Entry[T], reason: DestroyReason | None, blocking: bool = True) -> None:
         """A lease was released: pool the session, hand it to a waiter, or destroy it.
 
-        ``blocking=False`` is the finalizer's way (`Lease.__del__`): it never waits for the lock,
-        which this very thread may hold (lock contract); if the lock is busy, the return goes
-        through the inbox, to be processed by the lock's holder.
+        ``blocking=False`` is the finalizer's way (`Lease.__del__`, which may run inside any
+        critical section, ours or the caller's): it takes no lock and runs no code of the user's.
+        It publishes the session idle when that is all there is to do, and otherwise hands the
+        release to the finalizer thread (`_finalizer`), which does it the ordinary way.
         """
         now = _monotonic()
         if (
@@ -1009,7 +988,13 @@ class Pool(Generic[T]):
             entry.returned_at = now
             self._idle.append(entry)
             if self._waiters or not self._fast_return or entry.generation != self._generation:
-                self._settle(blocking)
+                if blocking:
+                    self._settle()
+                else:
+                    _finalizer.defer(self._settle)
+            return
+        if not blocking:
+            _finalizer.defer(self._give_back, entry, reason)
             return
         interrupt: BaseException | None = None
         if reason is not None or not self._plain_return or entry.expires_at <= now:
@@ -1019,40 +1004,26 @@ class Pool(Generic[T]):
                 reason = DestroyReason.FAILED_RESET
                 interrupt = exc
         lock = self._lock
-        if not lock.acquire(blocking):
-            self._inbox.append((entry, reason, _RETURN))
-            self._drain_nowait()
-            if interrupt is not None:
-                raise interrupt
-            return
+        lock.acquire()
         doomed: _Doomed | None = None
         try:
             # ---- critical section: the general path of a return ----
-            if self._inbox:
-                doomed = self._drain_locked()
             reason = self._return_locked(entry, reason, now)
         finally:
             lock.release()
         if reason is not None:
             doomed = doomed or []
             doomed.append((entry, reason))
-        if doomed or self._inbox:
-            self._after_unlock(doomed)
+        if doomed:
+            self._destroy_many(doomed)
         if interrupt is not None:
             raise interrupt
 
-    def _settle(self, blocking: bool) -> None:
+    def _settle(self) -> None:
         """After a lock-free release saw a waiter, a close, a resize or a destroy_all: settle."""
-        lock = self._lock
-        if not lock.acquire(blocking):
-            self._inbox.append((None, None, _SETTLE))  # type: ignore[arg-type]
-            self._drain_nowait()
-            return
-        try:
-            doomed = self._drain_locked() if self._inbox else None
+        with self._lock:
+            doomed: _Doomed | None = None
             doomed = self._settle_locked(doomed)
-        finally:
-            lock.release()
         self._after_unlock(doomed)
 
     def _settle_locked(self, doomed: _Doomed | None) -> _Doomed | None:
@@ -1094,10 +1065,7 @@ class Pool(Generic[T]):
         return doomed
 
     def _after_unlock(self, doomed: _Doomed | None) -> None:
-        """What every critical section's caller does after releasing the lock: re-check the inbox
-        (lock contract), then destroy what the section doomed."""
-        if self._inbox:
-            self._drain_nowait()
+        """After a critical section: destroy what it doomed (outside the lock)."""
         if doomed:
             self._destroy_many(doomed)
 
@@ -1178,39 +1146,6 @@ class Pool(Generic[T]):
         else:
             self._idle.append(entry)
 
-    # ------------------------------------------------------------------ the inbox
-
-    def _drain_locked(self) -> _Doomed | None:
-        """With the lock held: process what non-blocking releases left in the inbox."""
-        doomed: _Doomed | None = None
-        inbox = self._inbox
-        now = _monotonic()
-        while True:
-            try:
-                entry, reason, op = inbox.popleft()
-            except IndexError:
-                return doomed
-            if op == _FREED:
-                self._free_locked(entry)
-            elif op == _SETTLE:
-                doomed = self._settle_locked(doomed)
-            else:
-                reason = self._return_locked(entry, reason, now)
-                if reason is not None:
-                    if doomed is None:
-                        doomed = []
-                    doomed.append((entry, reason))
-
-    def _drain_nowait(self) -> None:
-        """Drain the inbox if the lock is free; if it is not, its holder will (lock contract)."""
-        while self._inbox and self._lock.acquire(False):
-            try:
-                doomed = self._drain_locked()
-            finally:
-                self._lock.release()
-            if doomed:
-                self._destroy_many(doomed)
-
     # ------------------------------------------------------------------ destruction
 
     def _doom_locked(self, doomed: _Doomed | None, entry: _Entry[T], reason: DestroyReason) -> _Doomed:
@@ -1228,8 +1163,8 @@ class Pool(Generic[T]):
         try:
             self._run_destroyer(entry, reason)
         finally:  # even on KeyboardInterrupt: the slot is free once the destroyer returned
-            self._inbox.append((entry, reason, _FREED))
-            self._drain_nowait()
+            with self._lock:
+                self._free_locked(entry)
 
     def _run_destroyer(self, entry: _Entry[T], reason: DestroyReason) -> None:
         session = entry.session
@@ -1301,7 +1236,7 @@ class Pool(Generic[T]):
         """Close the pool: idle sessions are destroyed now, leased ones when they are released,
         waiters and later `get_session` calls get `PoolClosed`. Idempotent."""
         with self._lock:
-            doomed = self._drain_locked() if self._inbox else None
+            doomed: _Doomed | None = None
             if self._closed:
                 pass
             else:
@@ -1316,8 +1251,6 @@ class Pool(Generic[T]):
                     waiter.got = _CLOSED
                     waiter.lock.release()
                 self._notify_maintainer_locked()
-        if self._inbox:
-            self._drain_nowait()
         if doomed:
             self._destroy_many(doomed)
 
@@ -1336,12 +1269,10 @@ class Pool(Generic[T]):
         """Drop every session alive now: idle ones at once, leased ones when released. The pool
         stays open and makes new sessions as needed (after a failover, say)."""
         with self._lock:
-            doomed = self._drain_locked() if self._inbox else None
+            doomed: _Doomed | None = None
             self._generation += 1
             for entry in self._take_all_idle_locked():
                 doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
-        if self._inbox:
-            self._drain_nowait()
         if doomed:
             self._destroy_many(doomed)
 
@@ -1356,8 +1287,6 @@ class Pool(Generic[T]):
             raise ValueError(f"pool_size must be >= min_idle ({self._min_idle}), got {pool_size!r}")
         doomed: _Doomed | None = None
         with self._lock:
-            if self._inbox:
-                doomed = self._drain_locked()
             self._pool_size = size
             self._update_fast_return_locked()
             excess = self._size - self._destroying - size
@@ -1368,15 +1297,13 @@ class Pool(Generic[T]):
             self._idle.extend(idle)
             self._grant_locked(_monotonic())
             self._notify_maintainer_locked()
-        if self._inbox:
-            self._drain_nowait()
         if doomed:
             self._destroy_many(doomed)
 
     def stats(self) -> PoolStats:
         """A consistent snapshot of the pool's state and counters."""
         with self._lock:
-            doomed = self._drain_locked() if self._inbox else None
+            doomed: _Doomed | None = None
             idle = len(self._idle)
             hold = Histogram()
             hold.merge(self._retired_hold.buckets, self._retired_hold.sum, self._retired_hold.max)
@@ -1451,8 +1378,6 @@ class Pool(Generic[T]):
         to_create = 0
         next_round = now + _MAINTAIN_MAX_SLEEP
         with self._lock:
-            if self._inbox:
-                doomed = self._drain_locked()
             if self._closed:
                 next_round = -1.0
             else:
@@ -1500,8 +1425,6 @@ class Pool(Generic[T]):
                         self._size += deficit
                         self._creating += deficit
                         self._maint_creating += deficit
-        if self._inbox:
-            self._drain_nowait()
         if doomed:
             self._destroy_many(doomed)
         for entry in leaks:
@@ -1532,8 +1455,6 @@ class Pool(Generic[T]):
             with self._lock:
                 self._maint_creating -= 1
                 self._notify_maintainer_locked()  # to retry once the back-off window ends
-            if self._inbox:
-                self._drain_nowait()
             logger.warning("pool %r: creating an idle session failed: %r", self._name, exc)
             return
         if self._on_create is not None:
@@ -1561,8 +1482,6 @@ class Pool(Generic[T]):
                 self._grant_locked(_monotonic())
             if reason is DestroyReason.DISCARDED:
                 self._notify_maintainer_locked()  # min_idle is one short again
-        if self._inbox:
-            self._drain_nowait()
         if reason is not None:
             self._destroy(entry, reason)
 
