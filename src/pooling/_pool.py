@@ -994,6 +994,20 @@ class Pool(Generic[T]):
                     _finalizer.defer(self._settle)
             return
         if not blocking:
+            if (
+                reason is None
+                and self._plain_return
+                and entry.expires_at > now
+                and self._lock.acquire(False)  # never wait: this thread may hold it already
+            ):
+                # Nothing of the user's to run: hand the session to a waiter (or pool it) now.
+                try:
+                    reason = self._return_locked(entry, None, now)
+                finally:
+                    self._lock.release()
+                if reason is not None:  # closed, resized, discarded: destroying is user code
+                    _finalizer.defer(self._destroy_many, [(entry, reason)])
+                return
             _finalizer.defer(self._give_back, entry, reason)
             return
         interrupt: BaseException | None = None
@@ -1003,19 +1017,11 @@ class Pool(Generic[T]):
             except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
                 reason = DestroyReason.FAILED_RESET
                 interrupt = exc
-        lock = self._lock
-        lock.acquire()
-        doomed: _Doomed | None = None
-        try:
+        with self._lock:
             # ---- critical section: the general path of a return ----
             reason = self._return_locked(entry, reason, now)
-        finally:
-            lock.release()
         if reason is not None:
-            doomed = doomed or []
-            doomed.append((entry, reason))
-        if doomed:
-            self._destroy_many(doomed)
+            self._destroy_many([(entry, reason)])
         if interrupt is not None:
             raise interrupt
 
