@@ -427,14 +427,16 @@ class Pool(Generic[T]):
         self._on_destroy = _check_callable("on_destroy", on_destroy)
         self._discard_on: Callable[[BaseException], bool] | None = _check_callable("discard_on", discard_on)
         self._needs_maintainer = bool(self._min_idle or self._max_idle_time or self._leak_timeout)
-        # Which fast paths apply (configuration only, fixed for the pool's life).
+        # Which fast paths apply (configuration only, fixed for the pool's life). `check`, `reset`
+        # and the hooks run outside the lock anyway, so they do not keep a pool off the lock-free
+        # paths; what needs the lock at every checkout or return does.
         self._plain_checkout = (
             self._min_idle == 0  # a checkout may have to wake the maintainer to refill
-            and self._check is None
-            and self._on_checkout is None
             and self._max_idle_time is None
             and self._leak_timeout is None
         )
+        # No code of the user's to run on return: a finalizer may then give the session back
+        # itself (it never runs user code).
         self._plain_return = (
             self._reset is None
             and self._on_checkin is None
@@ -490,9 +492,9 @@ class Pool(Generic[T]):
         self._destroying = 0
         self._maint_creating = 0  # creations started by the maintainer for min_idle
         self._closed = False
-        # True while a release may append to `_idle` without the lock: no reset or hook to run,
-        # not closed, not above `pool_size` after a resize (see `_update_fast_return_locked`).
-        self._fast_return = self._plain_return
+        # True while a release may append to `_idle` without the lock: no leak watch, not closed,
+        # not above `pool_size` after a resize (see `_update_fast_return_locked`).
+        self._fast_return = self._leak_timeout is None
         self._failures = 0  # consecutive factory errors
         self._last_error: BaseException | None = None
         self._backoff_until = 0.0
@@ -569,7 +571,7 @@ class Pool(Generic[T]):
             _check_number("timeout", timeout)  # raises, naming the bad value
         if self._plain_checkout and not self._waiters:
             # Fast path, no lock: pop an idle session while nobody waits (so nobody is overtaken)
-            # and nothing else is to be done (no check, hook, leak watch or idle limit).
+            # and no checkout needs the lock (no min_idle refill, leak watch or idle limit).
             try:
                 entry = self._idle.pop()
             except IndexError:
@@ -580,11 +582,25 @@ class Pool(Generic[T]):
                     entry.leased = True
                     entry.leased_at = now
                     entry.usage += 1
-                    lease: Lease[T] = _new_lease(self._lease_cls)
-                    _set_held(lease, [entry])
-                    return lease
+                    if self._check is None and self._on_checkout is None:
+                        lease: Lease[T] = _new_lease(self._lease_cls)
+                        _set_held(lease, [entry])
+                        return lease
+                    return self._checked_lease(entry, now, timeout)
                 self._retire_popped(entry, now)
         return self._get_session(self._timeout if timeout is _DEFAULT else timeout)  # type: ignore[arg-type]
+
+    def _checked_lease(self, entry: _Entry[T], now: float, timeout: float | _Default | None) -> Lease[T]:
+        """The fast path's checkout of a pool with a `check` or an `on_checkout` hook."""
+        if self._check is not None and (
+            not self._check_interval or now - entry.returned_at >= self._check_interval
+        ):
+            verdict = self._checked(entry)
+            if verdict == _REPLACE:  # keep the dead session's slot: fill it
+                return self._lease(self._create_for_caller())
+            if verdict == _NEXT:
+                return self._get_session(self._timeout if timeout is _DEFAULT else timeout)  # type: ignore[arg-type]
+        return self._lease(entry)
 
     def _retire_popped(self, entry: _Entry[T], now: float) -> None:
         """An entry the fast path popped is too old, or stale after destroy_all_sessions()."""
@@ -970,6 +986,18 @@ class Pool(Generic[T]):
         release to the finalizer thread (`_finalizer`), which does it the ordinary way.
         """
         now = _monotonic()
+        interrupt: BaseException | None = None
+        prepared = False
+        if not self._plain_return:
+            if not blocking:  # a finalizer runs no code of the user's: the finalizer thread will
+                _finalizer.defer(self._give_back, entry, reason)
+                return
+            try:  # outside the lock: the on_checkin hook, lifetime and usage limits, `reset`
+                reason = self._before_return(entry, reason, now)
+            except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
+                reason = DestroyReason.FAILED_RESET
+                interrupt = exc
+            prepared = True
         if (
             reason is None
             and self._fast_return
@@ -993,14 +1021,10 @@ class Pool(Generic[T]):
                 else:
                     _finalizer.defer(self._settle)
             return
-        if not blocking:
-            if (
-                reason is None
-                and self._plain_return
-                and entry.expires_at > now
-                and self._lock.acquire(False)  # never wait: this thread may hold it already
-            ):
-                # Nothing of the user's to run: hand the session to a waiter (or pool it) now.
+        if not blocking:  # (a plain pool: nothing of the user's to run)
+            if reason is None and entry.expires_at > now and self._lock.acquire(False):
+                # The lock is free (this thread may hold it, so never wait): hand the session to
+                # a waiter, or pool it, now.
                 try:
                     reason = self._return_locked(entry, None, now)
                 finally:
@@ -1010,13 +1034,8 @@ class Pool(Generic[T]):
                 return
             _finalizer.defer(self._give_back, entry, reason)
             return
-        interrupt: BaseException | None = None
-        if reason is not None or not self._plain_return or entry.expires_at <= now:
-            try:
-                reason = self._before_return(entry, reason, now)
-            except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
-                reason = DestroyReason.FAILED_RESET
-                interrupt = exc
+        if not prepared and (reason is not None or entry.expires_at <= now):
+            reason = self._before_return(entry, reason, now)
         with self._lock:
             # ---- critical section: the general path of a return ----
             reason = self._return_locked(entry, reason, now)
@@ -1218,7 +1237,9 @@ class Pool(Generic[T]):
 
     def _update_fast_return_locked(self) -> None:
         self._fast_return = (
-            self._plain_return and not self._closed and self._size - self._destroying <= self._pool_size
+            self._leak_timeout is None
+            and not self._closed
+            and self._size - self._destroying <= self._pool_size
         )
 
     def _take_all_idle_locked(self) -> list[_Entry[T]]:
