@@ -291,6 +291,7 @@ class Pool(Generic[T]):
         "_backoff_initial",
         "_backoff_max",
         "_backoff_until",
+        "_bare_checkout",
         "_check",
         "_check_failures",
         "_check_interval",
@@ -435,6 +436,7 @@ class Pool(Generic[T]):
             and self._max_idle_time is None
             and self._leak_timeout is None
         )
+        self._bare_checkout = self._check is None and self._on_checkout is None
         # No code of the user's to run on return: a finalizer may then give the session back
         # itself (it never runs user code).
         self._plain_return = (
@@ -582,7 +584,7 @@ class Pool(Generic[T]):
                     entry.leased = True
                     entry.leased_at = now
                     entry.usage += 1
-                    if self._check is None and self._on_checkout is None:
+                    if self._bare_checkout:
                         lease: Lease[T] = _new_lease(self._lease_cls)
                         _set_held(lease, [entry])
                         return lease
@@ -986,18 +988,9 @@ class Pool(Generic[T]):
         release to the finalizer thread (`_finalizer`), which does it the ordinary way.
         """
         now = _monotonic()
-        interrupt: BaseException | None = None
-        prepared = False
         if not self._plain_return:
-            if not blocking:  # a finalizer runs no code of the user's: the finalizer thread will
-                _finalizer.defer(self._give_back, entry, reason)
-                return
-            try:  # outside the lock: the on_checkin hook, lifetime and usage limits, `reset`
-                reason = self._before_return(entry, reason, now)
-            except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
-                reason = DestroyReason.FAILED_RESET
-                interrupt = exc
-            prepared = True
+            self._give_back_hooked(entry, reason, now, blocking)
+            return
         if (
             reason is None
             and self._fast_return
@@ -1007,8 +1000,9 @@ class Pool(Generic[T]):
             and not self._waiters
         ):
             # Fast path, no lock: publish the session as idle, then re-check (lock contract).
+            # (`_publish`, inlined on this hot path.)
             entry.leased = False
-            held = now - entry.leased_at  # entry.record_hold(now), inlined on this hot path
+            held = now - entry.leased_at  # entry.record_hold(now), inlined
             entry.hold_sum += held
             if held > entry.hold_max:  # noqa: PLR1730
                 entry.hold_max = held
@@ -1021,10 +1015,10 @@ class Pool(Generic[T]):
                 else:
                     _finalizer.defer(self._settle)
             return
-        if not blocking:  # (a plain pool: nothing of the user's to run)
+        if not blocking:
             if reason is None and entry.expires_at > now and self._lock.acquire(False):
                 # The lock is free (this thread may hold it, so never wait): hand the session to
-                # a waiter, or pool it, now.
+                # a waiter, or pool it, now. Nothing of the user's runs here.
                 try:
                     reason = self._return_locked(entry, None, now)
                 finally:
@@ -1034,10 +1028,49 @@ class Pool(Generic[T]):
                 return
             _finalizer.defer(self._give_back, entry, reason)
             return
-        if not prepared and (reason is not None or entry.expires_at <= now):
+        if reason is not None or entry.expires_at <= now:
             reason = self._before_return(entry, reason, now)
+        self._return_slowly(entry, reason, now, None)
+
+    def _give_back_hooked(
+        self, entry: _Entry[T], reason: DestroyReason | None, now: float, blocking: bool
+    ) -> None:
+        """`_give_back` for a pool with user code to run on return (reset, a hook, limits)."""
+        if not blocking:  # a finalizer runs no code of the user's: the finalizer thread will
+            _finalizer.defer(self._give_back, entry, reason)
+            return
+        interrupt: BaseException | None = None
+        try:  # outside the lock: the on_checkin hook, lifetime and usage limits, `reset`
+            reason = self._before_return(entry, reason, now)
+        except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
+            reason = DestroyReason.FAILED_RESET
+            interrupt = exc
+        if not (
+            reason is None
+            and self._fast_return
+            and entry.leased
+            and entry.generation == self._generation
+            and entry.expires_at > now
+            and not self._waiters
+            and self._publish(entry, now)
+        ):
+            self._return_slowly(entry, reason, now, interrupt)
+
+    def _publish(self, entry: _Entry[T], now: float) -> bool:
+        """The lock-free return: publish the session as idle, then re-check (lock contract)."""
+        entry.leased = False
+        entry.record_hold(now)
+        entry.returned_at = now
+        self._idle.append(entry)
+        if self._waiters or not self._fast_return or entry.generation != self._generation:
+            self._settle()
+        return True
+
+    def _return_slowly(
+        self, entry: _Entry[T], reason: DestroyReason | None, now: float, interrupt: BaseException | None
+    ) -> None:
+        """The general path of a return, under the lock."""
         with self._lock:
-            # ---- critical section: the general path of a return ----
             reason = self._return_locked(entry, reason, now)
         if reason is not None:
             self._destroy_many([(entry, reason)])
