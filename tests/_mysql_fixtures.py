@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import shutil
 import socket
+import subprocess
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import ModuleType
 from typing import Any, NoReturn
 
@@ -179,3 +182,32 @@ def fixture_mysql_table(mysql_admin: Admin, mysql_info: dict[str, Any]) -> Itera
     mysql_admin.execute(f"CREATE TABLE {name} (id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
     yield name
     mysql_admin.execute(f"DROP TABLE IF EXISTS {name}")
+
+
+# -- stopping and starting the local server (the server_restart tests; CI runs them as root) ------
+
+
+def wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def stop_server() -> None:
+    admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin") or "mariadb-admin"
+    subprocess.run([admin, "-uroot", "shutdown"], check=True, timeout=60)
+    assert wait_until(lambda: not server_answers(0.5), 30), "MariaDB did not stop"
+
+
+def start_server() -> None:
+    if not server_answers(0.5):
+        subprocess.run(["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"], check=False)
+        subprocess.run(
+            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
+            check=True,
+            timeout=30,
+        )
+    assert wait_until(lambda: server_answers(0.5), 60), "MariaDB did not start again within 60 s"

@@ -31,8 +31,9 @@ from _mysql_fixtures import (
     import_driver,
     run,
     scalar,
-    server_answers,
     set_autocommit,
+    start_server,
+    stop_server,
     unavailable,
 )
 
@@ -502,32 +503,6 @@ def test_password_never_leaks(
 # -- the server goes away and comes back --------------------------------------------------------
 
 
-def _wait_until(predicate: Any, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def _stop_server() -> None:
-    admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin") or "mariadb-admin"
-    subprocess.run([admin, "-uroot", "shutdown"], check=True, timeout=60)
-    assert _wait_until(lambda: not server_answers(0.5), 30), "MariaDB did not stop"
-
-
-def _start_server() -> None:
-    if not server_answers(0.5):
-        subprocess.run(["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"], check=False)
-        subprocess.run(
-            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
-            check=True,
-            timeout=30,
-        )
-    assert _wait_until(server_answers, 60), "MariaDB did not start again within 60 s"
-
-
 @pytest.mark.server_restart
 @pytest.mark.skipif(
     os.environ.get("POOLING_SERVER_RESTART") != "1",
@@ -556,7 +531,7 @@ def test_pool_recovers_after_server_restart(
     try:
         assert pool.query("SELECT 1 AS one") == [{"one": 1}]
         assert hot.query("SELECT 1 AS one") == [{"one": 1}]
-        _stop_server()
+        stop_server()
         # Down: get_session raises the driver's error within its deadline, not a dead connection.
         start = time.monotonic()
         with pytest.raises(error):
@@ -582,7 +557,7 @@ def test_pool_recovers_after_server_restart(
         with capsys.disabled():
             print(f"\n[{driver}] down: {calls} get_session calls, {attempts} connection attempts")
     finally:
-        _start_server()
+        start_server()
     up = time.monotonic()
     recovered = None
     while time.monotonic() - up < 10:

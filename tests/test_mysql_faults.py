@@ -29,7 +29,6 @@ import logging
 import os
 import random
 import shutil
-import subprocess
 import threading
 import time
 import traceback
@@ -45,7 +44,8 @@ from _mysql_fixtures import (
     fixture_mysql_info,  # noqa: F401  (registers the fixture `mysql_info`)
     import_driver,
     mysql_conn_info,
-    server_answers,
+    start_server,
+    stop_server,
     unavailable,
 )
 
@@ -459,32 +459,6 @@ def test_max_connections_reached_under_load(
 # -- the server stops and starts again --------------------------------------------------------------
 
 
-def _wait_until(predicate: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
-
-
-def _stop_server() -> None:
-    admin = shutil.which("mariadb-admin") or shutil.which("mysqladmin") or "mariadb-admin"
-    subprocess.run([admin, "-uroot", "shutdown"], check=True, timeout=60)
-    assert _wait_until(lambda: not server_answers(0.5), 30), "MariaDB did not stop"
-
-
-def _start_server() -> None:
-    if not server_answers(0.5):
-        subprocess.run(["install", "-d", "-o", "mysql", "-g", "mysql", "/run/mysqld"], check=False)
-        subprocess.run(
-            ["start-stop-daemon", "--start", "--oknodo", "--background", "--exec", "/usr/sbin/mariadbd"],
-            check=True,
-            timeout=30,
-        )
-    assert _wait_until(lambda: server_answers(0.5), 60), "MariaDB did not start again within 60 s"
-
-
 @pytest.mark.server_restart
 @pytest.mark.skipif(
     os.environ.get("POOLING_SERVER_RESTART") != "1",
@@ -502,13 +476,13 @@ def test_server_restart_under_load(
     with load.lock:
         before = Counter(load.outcomes)
     try:
-        _stop_server()
+        stop_server()
         down_at = time.monotonic()
         time.sleep(2.0)
         with load.lock:
             during = Counter(load.outcomes) - before
     finally:
-        _start_server()
+        start_server()
     load.mark()  # the server answers again
     recovered = load.recovery_time(15)
     capacity = _capacity_back(load, pool)
