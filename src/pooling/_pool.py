@@ -606,14 +606,14 @@ class Pool(Generic[T]):
 
     def _retire_popped(self, entry: _Entry[T], now: float) -> None:
         """An entry the fast path popped is too old, or stale after destroy_all_sessions()."""
+        doomed: _Doomed | None = None
         with self._lock:
-            doomed: _Doomed | None = None
             if entry.epoch is self._epoch:
                 reason = (
                     DestroyReason.DISCARDED if entry.generation != self._generation else DestroyReason.TOO_OLD
                 )
                 doomed = self._doom_locked(doomed, entry, reason)
-        self._after_unlock(doomed)
+        self._destroy_many(doomed)
 
     def _get_session(self, limit: float | None) -> Lease[T]:
         """The general path of `get_session`."""
@@ -686,8 +686,7 @@ class Pool(Generic[T]):
                             # A slot left free by the creation back-off goes to the oldest waiter.
                             self._grant_locked(now)
             # ---- outside the lock ----
-            if doomed:
-                self._destroy_many(doomed)
+            self._destroy_many(doomed)
             if error is not None:
                 raise error
             if waiter is not None:
@@ -777,7 +776,6 @@ class Pool(Generic[T]):
         lock = self._lock
         got: _Entry[T] | str | None = None
         error: BaseException | None = None
-        doomed: _Doomed | None = None
         try:
             while True:
                 now = _monotonic()
@@ -804,9 +802,6 @@ class Pool(Generic[T]):
                         self._waiters.remove(waiter)
                         self._wait_hist.observe(now - start)  # served or not: it waited
                         error = self._timeout_error_locked(now - start)
-                if doomed:
-                    self._destroy_many(doomed)
-                    doomed = None
                 if error is not None or got is not None:
                     break
         except BaseException:
@@ -823,7 +818,6 @@ class Pool(Generic[T]):
 
     def _abandon_wait(self, waiter: _Waiter) -> None:
         with self._lock:
-            doomed: _Doomed | None = None
             got = waiter.got
             if got is None:
                 try:
@@ -836,7 +830,6 @@ class Pool(Generic[T]):
                     self._size -= 1
                     self._creating -= 1
                     self._grant_locked(_monotonic())
-        self._after_unlock(doomed)
         if isinstance(got, _Entry):
             self._give_back(got, None)
 
@@ -1080,9 +1073,8 @@ class Pool(Generic[T]):
     def _settle(self) -> None:
         """After a lock-free release saw a waiter, a close, a resize or a destroy_all: settle."""
         with self._lock:
-            doomed: _Doomed | None = None
-            doomed = self._settle_locked(doomed)
-        self._after_unlock(doomed)
+            doomed = self._settle_locked(None)
+        self._destroy_many(doomed)
 
     def _settle_locked(self, doomed: _Doomed | None) -> _Doomed | None:
         """Make the idle deque consistent with the rest of the state: nothing idle while someone
@@ -1121,11 +1113,6 @@ class Pool(Generic[T]):
             else:
                 self._put_back_locked(entry, now)
         return doomed
-
-    def _after_unlock(self, doomed: _Doomed | None) -> None:
-        """After a critical section: destroy what it doomed (outside the lock)."""
-        if doomed:
-            self._destroy_many(doomed)
 
     def _before_return(
         self, entry: _Entry[T], reason: DestroyReason | None, now: float
@@ -1216,8 +1203,7 @@ class Pool(Generic[T]):
         return doomed
 
     def _destroy(self, entry: _Entry[T], reason: DestroyReason) -> None:
-        """Outside the lock: run the destroyer, then free the slot (through the inbox, so this
-        never blocks on the lock, whichever thread or finalizer we are in)."""
+        """Outside the lock (and never in a finalizer): run the destroyer, then free the slot."""
         try:
             self._run_destroyer(entry, reason)
         finally:  # even on KeyboardInterrupt: the slot is free once the destroyer returned
@@ -1238,7 +1224,10 @@ class Pool(Generic[T]):
         if self._on_destroy is not None:
             self._call_hook("on_destroy", self._on_destroy, session, reason)
 
-    def _destroy_many(self, doomed: _Doomed) -> None:
+    def _destroy_many(self, doomed: _Doomed | None) -> None:
+        """Outside the lock: destroy what a critical section doomed (if anything)."""
+        if not doomed:
+            return
         interrupt: BaseException | None = None
         for entry, reason in doomed:
             try:
@@ -1295,11 +1284,9 @@ class Pool(Generic[T]):
     def close(self) -> None:
         """Close the pool: idle sessions are destroyed now, leased ones when they are released,
         waiters and later `get_session` calls get `PoolClosed`. Idempotent."""
+        doomed: _Doomed | None = None
         with self._lock:
-            doomed: _Doomed | None = None
-            if self._closed:
-                pass
-            else:
+            if not self._closed:
                 self._closed = True
                 self._fast_return = False
                 for entry in self._take_all_idle_locked():
@@ -1311,8 +1298,7 @@ class Pool(Generic[T]):
                     waiter.got = _CLOSED
                     waiter.lock.release()
                 self._notify_maintainer_locked()
-        if doomed:
-            self._destroy_many(doomed)
+        self._destroy_many(doomed)
 
     def __enter__(self) -> Pool[T]:
         return self
@@ -1328,13 +1314,12 @@ class Pool(Generic[T]):
     def destroy_all_sessions(self) -> None:
         """Drop every session alive now: idle ones at once, leased ones when released. The pool
         stays open and makes new sessions as needed (after a failover, say)."""
+        doomed: _Doomed | None = None
         with self._lock:
-            doomed: _Doomed | None = None
             self._generation += 1
             for entry in self._take_all_idle_locked():
                 doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
-        if doomed:
-            self._destroy_many(doomed)
+        self._destroy_many(doomed)
 
     #: The 0.1.x spelling of `destroy_all_sessions`.
     destory_all_sessions = destroy_all_sessions
@@ -1357,13 +1342,11 @@ class Pool(Generic[T]):
             self._idle.extend(idle)
             self._grant_locked(_monotonic())
             self._notify_maintainer_locked()
-        if doomed:
-            self._destroy_many(doomed)
+        self._destroy_many(doomed)
 
     def stats(self) -> PoolStats:
         """A consistent snapshot of the pool's state and counters."""
         with self._lock:
-            doomed: _Doomed | None = None
             idle = len(self._idle)
             hold = Histogram()
             hold.merge(self._retired_hold.buckets, self._retired_hold.sum, self._retired_hold.max)
@@ -1396,7 +1379,6 @@ class Pool(Generic[T]):
                 hold_time_max=hold.max,
                 hold_histogram=hold.snapshot(),
             )
-        self._after_unlock(doomed)
         return stats
 
     def _in_use_locked(self, idle: int) -> int:
@@ -1485,8 +1467,7 @@ class Pool(Generic[T]):
                         self._size += deficit
                         self._creating += deficit
                         self._maint_creating += deficit
-        if doomed:
-            self._destroy_many(doomed)
+        self._destroy_many(doomed)
         for entry in leaks:
             stack = _format_stack(entry.stack) if entry.stack else "  (stack not captured)\n"
             logger.warning(
@@ -1564,7 +1545,6 @@ def _maintain(ref: weakref.ref[Pool[Any]], cond: threading.Condition) -> None:
             pool._maint_wanted = False
             if pool._cond is not cond:
                 return  # forked child: this pool was rebuilt and has a maintainer of its own
-        # (no inbox check here: _housekeep, next, takes the lock and drains it)
         try:
             result = pool._housekeep()
         except Exception:  # pragma: no cover - defensive: keep maintaining
