@@ -41,12 +41,12 @@ from collections import deque
 from collections.abc import Callable
 from enum import Enum
 from types import CodeType, TracebackType
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeVar
 
 from . import _finalizer
 from ._errors import PoolClosed, PoolError, PoolExhausted, PoolTimeout
 from ._lease import Lease, _new_lease, _set_held
-from ._stats import HISTOGRAM_BOUNDS, Histogram, PoolStats
+from ._stats import FIRST_BOUND, HISTOGRAM_BOUNDS, Histogram, PoolStats
 
 __all__ = ["DestroyReason", "Pool"]
 
@@ -135,20 +135,14 @@ class _Entry(Generic[T]):
         self.leased_at = now
         self.leased = False
         self.usage = 0  # leases so far
-        # Hold times of this session's leases, recorded by the releasing thread, which owns the
-        # entry at that moment: no shared counter on the release path. `stats()` sums them up.
+        # Hold times of this session's leases returned by the lock-free path, recorded by the
+        # releasing thread, which owns the entry then: no shared counter on that path. (Returns
+        # under the lock record into the pool's `_hold_hist`.) `stats()` sums them all up.
         self.hold_sum = 0.0
         self.hold_max = 0.0
         self.hold_buckets = [0] * len(HISTOGRAM_BOUNDS)
         self.stack: _Stack | None = None
         self.leak_reported = False
-
-    def record_hold(self, now: float) -> None:
-        held = now - self.leased_at
-        self.hold_sum += held
-        if held > self.hold_max:  # noqa: PLR1730 - cheaper than max() on the release path
-            self.hold_max = held
-        self.hold_buckets[_bisect(HISTOGRAM_BOUNDS, held)] += 1
 
 
 class _Waiter:
@@ -310,6 +304,7 @@ class Pool(Generic[T]):
         "_failures",
         "_fast_return",
         "_generation",
+        "_hold_hist",
         "_idle",
         "_last_error",
         "_leak_timeout",
@@ -337,7 +332,6 @@ class Pool(Generic[T]):
         "_pool_size",
         "_rejected",
         "_reset",
-        "_retired_hold",
         "_retired_usage",
         "_size",
         "_timeout",
@@ -512,9 +506,10 @@ class Pool(Generic[T]):
         self._rejected = 0
         self._leaks = 0
         self._wait_hist = Histogram()
-        # leases and hold times of destroyed sessions (live ones keep theirs in their entry)
-        self._retired_usage = 0
-        self._retired_hold = Histogram()
+        # Hold times recorded under the lock (hand-offs, slow returns) and those of destroyed
+        # sessions; live sessions keep the ones of their lock-free returns in their entry.
+        self._hold_hist = Histogram()
+        self._retired_usage = 0  # leases of destroyed sessions
 
     def _reset_after_fork(self) -> None:
         """In a forked child: forget every inherited session (the parent owns them) and start over.
@@ -632,36 +627,41 @@ class Pool(Generic[T]):
                     error = PoolClosed(f"pool {self._name!r} is closed")
                 else:
                     idle = self._idle
-                    if self._waiters:
-                        # Sessions released lock-free while others wait are theirs, not ours.
-                        doomed = self._settle_locked(doomed)
-                    while not self._waiters:
-                        try:
-                            entry = idle.pop()  # fast paths pop concurrently: never test, then pop
-                        except IndexError:
+                    waiters = self._waiters
+                    if waiters:
+                        # Others wait, so we queue up behind them (below); sessions released
+                        # lock-free meanwhile are theirs.
+                        if idle:
+                            doomed = self._settle_locked(doomed)
+                    else:
+                        while True:  # (nothing below adds a waiter: the queue stays empty)
+                            try:
+                                entry = idle.pop()  # fast paths pop concurrently: never test, then pop
+                            except IndexError:
+                                entry = None
+                                break
+                            if entry.generation != self._generation:
+                                doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
+                            elif entry.expires_at <= now:
+                                doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_OLD)
+                            elif (
+                                self._max_idle_time is not None
+                                and now - entry.returned_at >= self._max_idle_time
+                            ):
+                                doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_IDLE)
+                            else:
+                                entry.leased = True
+                                entry.leased_at = now
+                                entry.usage += 1
+                                if self._leak_watch is not None:
+                                    self._leak_watch[entry] = None
+                                if self._min_idle and len(idle) + self._maint_creating < self._min_idle:
+                                    self._notify_maintainer_locked()
+                                break
                             entry = None
-                            break
-                        if entry.generation != self._generation:
-                            doomed = self._doom_locked(doomed, entry, DestroyReason.DISCARDED)
-                        elif entry.expires_at <= now:
-                            doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_OLD)
-                        elif (
-                            self._max_idle_time is not None and now - entry.returned_at >= self._max_idle_time
-                        ):
-                            doomed = self._doom_locked(doomed, entry, DestroyReason.TOO_IDLE)
-                        else:
-                            entry.leased = True
-                            entry.leased_at = now
-                            entry.usage += 1
-                            if self._leak_watch is not None:
-                                self._leak_watch[entry] = None
-                            if self._min_idle and len(idle) + self._maint_creating < self._min_idle:
-                                self._notify_maintainer_locked()
-                            break
-                        entry = None
                     if entry is None:
                         if (
-                            not self._waiters
+                            not waiters
                             and self._size < self._pool_size
                             and (self._failures == 0 or self._may_probe_locked(now))
                         ):
@@ -670,39 +670,53 @@ class Pool(Generic[T]):
                             create = True
                         elif limit is not None and now - start >= limit:
                             error = self._timeout_error_locked(now - start)
-                        elif self._max_waiting and len(self._waiters) >= self._max_waiting:
+                        elif self._max_waiting and len(waiters) >= self._max_waiting:
                             self._rejected += 1
                             error = PoolExhausted(
-                                f"pool {self._name!r}: {len(self._waiters)} callers are already "
+                                f"pool {self._name!r}: {len(waiters)} callers are already "
                                 f"waiting (max_waiting={self._max_waiting})"
                             )
                         else:
                             waiter = _Waiter(start)
-                            self._waiters.append(waiter)
+                            waiters.append(waiter)
                             # Publish, then re-check: a lock-free release may have made a session
                             # idle after we looked (it will see us and settle too; either is fine).
                             if idle:
                                 doomed = self._settle_locked(doomed)
-                            # A slot left free by the creation back-off goes to the oldest waiter.
-                            self._grant_locked(now)
+                            if self._size < self._pool_size:
+                                # A slot left free by the creation back-off: the oldest waiter's.
+                                self._grant_locked(now)
             # ---- outside the lock ----
-            self._destroy_many(doomed)
+            if doomed:
+                self._destroy_many(doomed)
             if error is not None:
                 raise error
             if waiter is not None:
-                got = self._wait(waiter, start, limit)
-                now = _monotonic()  # the clock moved while we waited
-                if got == _CREATE:
-                    create = True
+                if limit is None and not self._failures:
+                    # `_wait` inlined for its common case (no deadline, no back-off to wake
+                    # for), which is every wait of a busy pool without a timeout.
+                    try:
+                        waiter.lock.acquire()
+                        got = waiter.got
+                    except BaseException:  # interrupted: no phantom waiter, nothing lost
+                        self._abandon_wait(waiter)
+                        raise
+                    if got is _CLOSED:
+                        raise PoolClosed(f"pool {self._name!r} was closed while waiting for a session")
                 else:
-                    assert isinstance(got, _Entry)
-                    entry = got
+                    got = self._wait(waiter, start, limit)
+                if got is _CREATE:
+                    create = True
+                    now = _monotonic()  # the clock moved while we waited
+                else:
+                    entry = got  # type: ignore[assignment]  # (a session: no assert on this hot path)
             if create:
                 if self._failures and self._backoff_until > now:
                     self._wait_out_backoff(start, limit)
                 entry = self._create_for_caller()
                 return self._lease(entry)
-            assert entry is not None
+            if TYPE_CHECKING:
+                assert entry is not None
             if self._check is not None and (
                 # (re-read the clock: the session may have come back after we read it above)
                 not self._check_interval or _monotonic() - entry.returned_at >= self._check_interval
@@ -713,6 +727,10 @@ class Pool(Generic[T]):
                 if verdict == _NEXT:
                     now = _monotonic()
                     continue  # that one was dead and is being destroyed: try the next idle one
+            if self._bare_checkout and self._leak_watch is None:
+                lease: Lease[T] = _new_lease(self._lease_cls)  # `_lease`, inlined
+                _set_held(lease, [entry])
+                return lease
             return self._lease(entry)
 
     def _lease(self, entry: _Entry[T]) -> Lease[T]:
@@ -981,33 +999,67 @@ class Pool(Generic[T]):
         release to the finalizer thread (`_finalizer`), which does it the ordinary way.
         """
         now = _monotonic()
+        interrupt: BaseException | None = None
         if not self._plain_return:
-            self._give_back_hooked(entry, reason, now, blocking)
-            return
+            if not blocking:  # a finalizer runs no code of the user's: the finalizer thread will
+                _finalizer.defer(self._give_back, entry, reason)
+                return
+            try:  # outside the lock: the on_checkin hook, lifetime and usage limits, `reset`
+                reason = self._before_return(entry, reason, now)
+            except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
+                reason = DestroyReason.FAILED_RESET
+                interrupt = exc
         if (
             reason is None
             and self._fast_return
             and entry.leased
             and entry.generation == self._generation
             and entry.expires_at > now
-            and not self._waiters
         ):
-            # Fast path, no lock: publish the session as idle, then re-check (lock contract).
-            # (`_publish`, inlined on this hot path.)
-            entry.leased = False
-            held = now - entry.leased_at  # entry.record_hold(now), inlined
-            entry.hold_sum += held
-            if held > entry.hold_max:  # noqa: PLR1730
-                entry.hold_max = held
-            entry.hold_buckets[_bisect(HISTOGRAM_BOUNDS, held)] += 1
-            entry.returned_at = now
-            self._idle.append(entry)
-            if self._waiters or not self._fast_return or entry.generation != self._generation:
-                if blocking:
-                    self._settle()
-                else:
-                    _finalizer.defer(self._settle)
-            return
+            if not self._waiters:
+                # Fast path, no lock: publish the session as idle, then re-check (lock contract).
+                entry.leased = False
+                held = now - entry.leased_at  # the entry's hold statistics (it is ours now)
+                entry.hold_sum += held
+                if held > entry.hold_max:  # noqa: PLR1730
+                    entry.hold_max = held
+                entry.hold_buckets[0 if held <= FIRST_BOUND else _bisect(HISTOGRAM_BOUNDS, held)] += 1
+                entry.returned_at = now
+                self._idle.append(entry)
+                if self._waiters or not self._fast_return or entry.generation != self._generation:
+                    if blocking:
+                        self._settle()
+                    else:
+                        _finalizer.defer(self._settle)
+                return
+            if blocking:
+                # ---- critical section: contended, hand the session straight to the oldest
+                # waiter (it stays leased: no idle state in between). Inlined on this hot path.
+                with self._lock:
+                    waiters = self._waiters
+                    if waiters and self._fast_return and entry.generation == self._generation:
+                        waiter = waiters.popleft()
+                        held = now - entry.leased_at
+                        entry.returned_at = entry.leased_at = now
+                        entry.usage += 1
+                        waiter.got = entry
+                        waiter.lock.release()  # wake it first: the statistics can follow
+                        # (`Histogram.observe`, inlined: the hold, then the wait)
+                        hist = self._hold_hist
+                        hist.count += 1
+                        hist.sum += held
+                        if held > hist.max:  # noqa: PLR1730
+                            hist.max = held
+                        hist.buckets[0 if held <= FIRST_BOUND else _bisect(HISTOGRAM_BOUNDS, held)] += 1
+                        waited = now - waiter.start
+                        hist = self._wait_hist
+                        hist.count += 1
+                        hist.sum += waited
+                        if waited > hist.max:  # noqa: PLR1730
+                            hist.max = waited
+                        hist.buckets[0 if waited <= FIRST_BOUND else _bisect(HISTOGRAM_BOUNDS, waited)] += 1
+                        return
+                # (nobody waits any more, or a close, resize or discard came first: below)
         if not blocking:
             if reason is None and entry.expires_at > now and self._lock.acquire(False):
                 # The lock is free (this thread may hold it, so never wait): hand the session to
@@ -1021,43 +1073,9 @@ class Pool(Generic[T]):
                 return
             _finalizer.defer(self._give_back, entry, reason)
             return
-        if reason is not None or entry.expires_at <= now:
-            reason = self._before_return(entry, reason, now)
-        self._return_slowly(entry, reason, now, None)
-
-    def _give_back_hooked(
-        self, entry: _Entry[T], reason: DestroyReason | None, now: float, blocking: bool
-    ) -> None:
-        """`_give_back` for a pool with user code to run on return (reset, a hook, limits)."""
-        if not blocking:  # a finalizer runs no code of the user's: the finalizer thread will
-            _finalizer.defer(self._give_back, entry, reason)
-            return
-        interrupt: BaseException | None = None
-        try:  # outside the lock: the on_checkin hook, lifetime and usage limits, `reset`
-            reason = self._before_return(entry, reason, now)
-        except BaseException as exc:  # KeyboardInterrupt in reset or a hook: destroy, re-raise
-            reason = DestroyReason.FAILED_RESET
-            interrupt = exc
-        if not (
-            reason is None
-            and self._fast_return
-            and entry.leased
-            and entry.generation == self._generation
-            and entry.expires_at > now
-            and not self._waiters
-            and self._publish(entry, now)
-        ):
-            self._return_slowly(entry, reason, now, interrupt)
-
-    def _publish(self, entry: _Entry[T], now: float) -> bool:
-        """The lock-free return: publish the session as idle, then re-check (lock contract)."""
-        entry.leased = False
-        entry.record_hold(now)
-        entry.returned_at = now
-        self._idle.append(entry)
-        if self._waiters or not self._fast_return or entry.generation != self._generation:
-            self._settle()
-        return True
+        if self._plain_return and (reason is not None or entry.expires_at <= now):
+            reason = self._before_return(entry, reason, now)  # (a plain pool's: no user code)
+        self._return_slowly(entry, reason, now, interrupt)
 
     def _return_slowly(
         self, entry: _Entry[T], reason: DestroyReason | None, now: float, interrupt: BaseException | None
@@ -1158,7 +1176,7 @@ class Pool(Generic[T]):
         if entry.epoch is not self._epoch or not entry.leased:
             return None  # inherited across fork (the parent owns it), or returned twice
         entry.leased = False
-        entry.record_hold(now)
+        self._hold_hist.observe(now - entry.leased_at)
         if self._leak_watch is not None:
             self._leak_watch.pop(entry, None)
         if reason is None:
@@ -1255,7 +1273,7 @@ class Pool(Generic[T]):
         if entry in self._entries:
             self._entries.remove(entry)
             self._retired_usage += entry.usage
-            self._retired_hold.merge(entry.hold_buckets, entry.hold_sum, entry.hold_max)
+            self._hold_hist.merge(entry.hold_buckets, entry.hold_sum, entry.hold_max)
 
     def _update_fast_return_locked(self) -> None:
         self._fast_return = (
@@ -1349,7 +1367,7 @@ class Pool(Generic[T]):
         with self._lock:
             idle = len(self._idle)
             hold = Histogram()
-            hold.merge(self._retired_hold.buckets, self._retired_hold.sum, self._retired_hold.max)
+            hold.merge(self._hold_hist.buckets, self._hold_hist.sum, self._hold_hist.max)
             leases = self._retired_usage
             for entry in self._entries:
                 leases += entry.usage

@@ -5,10 +5,19 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass
 
-__all__ = ["HISTOGRAM_BOUNDS", "Histogram", "PoolStats"]
+__all__ = ["FIRST_BOUND", "HISTOGRAM_BOUNDS", "Histogram", "PoolStats", "bucket_of"]
 
 #: Upper bounds (seconds) of the wait- and hold-time histogram buckets; the last bucket is +inf.
 HISTOGRAM_BOUNDS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, float("inf"))
+
+
+#: Where the first bucket ends; the hot paths test it inline before bisecting.
+FIRST_BOUND = HISTOGRAM_BOUNDS[0]
+
+
+def bucket_of(seconds: float) -> int:
+    """The index of the bucket a duration falls in (most fall in the first: no bisect then)."""
+    return 0 if seconds <= FIRST_BOUND else bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)
 
 
 class Histogram:
@@ -25,8 +34,9 @@ class Histogram:
     def observe(self, seconds: float) -> None:
         self.count += 1
         self.sum += seconds
-        self.max = max(self.max, seconds)
-        self.buckets[bisect.bisect_left(HISTOGRAM_BOUNDS, seconds)] += 1
+        if seconds > self.max:  # noqa: PLR1730 - cheaper than max() on the hot paths
+            self.max = seconds
+        self.buckets[bucket_of(seconds)] += 1
 
     def merge(self, buckets: list[int], total: float, maximum: float) -> None:
         self.count += sum(buckets)
