@@ -344,8 +344,7 @@ def test_rollback_only_when_a_transaction_is_open(make_pool: Any) -> None:
 
 def test_mysqldb_reads_transaction_flag_without_round_trip(mysql_info: dict[str, Any]) -> None:
     import_driver("mysqlclient")
-    reader = pooling.mysql._mysqldb_status_reader()
-    if reader is None:
+    if pooling.mysql._mariadb_api() is None:
         pytest.skip("mysqlclient is not linked to MariaDB Connector/C: reset always rolls back")
     with MysqlConnectionPool(pool_size=1, kwargs=mysql_info) as pool, pool.get_session() as conn:
         assert pool._transaction_state(conn) == (False, True)
@@ -354,6 +353,71 @@ def test_mysqldb_reads_transaction_flag_without_round_trip(mysql_info: dict[str,
         conn.rollback()
         set_autocommit(conn, False)
         assert pool._transaction_state(conn) == (False, False)
+
+
+def test_local_probes_keep_the_gil() -> None:
+    """The return path's probes are ctypes calls that keep the GIL (a PyDLL's): releasing it,
+    as select.poll and CDLL calls do, costs a context switch per return under load."""
+    import ctypes
+
+    libc = pooling.mysql._libc_poll()
+    if sys.platform.startswith("linux"):
+        assert libc is not None
+    if libc is not None:
+        assert libc[0]._flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+    import_driver("mysqlclient")
+    api = pooling.mysql._mariadb_api()
+    if api is not None:
+        assert api[0]._flags_ & ctypes._FUNCFLAG_PYTHONAPI  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("libc", [True, False], ids=["libc-poll", "select-fallback"])
+def test_socket_probe(libc: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Readable means "the peer sent something or hung up": between two requests, a dead or
+    out-of-sync connection."""
+    import socket
+
+    if not libc:
+        monkeypatch.setattr(pooling.mysql, "_libc_poll", lambda: None)
+    a, b = socket.socketpair()
+    with a, b:
+        probe = pooling.mysql._Probe(a.fileno(), None)
+        assert (probe._poll is not None) is (libc and pooling.mysql._libc_poll() is not None)
+        assert not probe.readable()
+        b.send(b"x")
+        assert probe.readable()
+        assert a.recv(1) == b"x"
+        assert not probe.readable()
+        b.close()
+        assert probe.readable()
+
+
+def test_probe_follows_a_new_socket(mysql_info: dict[str, Any]) -> None:
+    """A connection that reconnected (PyMySQL's connect()) on another socket gets a
+    probe of the new socket, not of the old one's number."""
+    import socket
+
+    import_driver("pymysql")
+    from pooling.mysql import PyMySQLConnectionPool
+
+    with PyMySQLConnectionPool(pool_size=1, kwargs=mysql_info, timeout=10) as pool:
+        with pool.get_session() as conn:
+            run(conn, "SELECT 1")
+        old_probe = conn._pooling_probe
+        assert old_probe.fd == conn._sock.fileno()
+        with pool.get_session() as conn:
+            conn.close()  # frees the old socket's number...
+            with socket.socket() as squatter:  # ...which this one takes
+                assert squatter.fileno() == old_probe.fd
+                conn.connect()  # a new socket, under another number
+                run(conn, "SELECT 1")
+            new_fd = conn._sock.fileno()
+            assert new_fd != old_probe.fd
+        with pool.get_session() as again:
+            assert again is conn  # the reconnected connection passed its reset
+        assert conn._pooling_probe is not old_probe
+        assert conn._pooling_probe.fd == new_fd
+        assert pool.stats().destroyed == 0
 
 
 # -- helpers --------------------------------------------------------------------------------------

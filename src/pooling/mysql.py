@@ -66,9 +66,9 @@ of a name, a repr, a log line or a message of ours.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import select
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
@@ -195,6 +195,61 @@ def _socket_readable(fd: int | None) -> bool:
         return True
 
 
+_StatusCall = Callable[[], "int | None"]
+
+
+@functools.cache
+def _libc_poll() -> tuple[Any, Any] | None:
+    """libc's ``poll`` and a ``struct pollfd`` type, through ``ctypes.PyDLL``, or None.
+
+    PyDLL calls keep the GIL. A zero-timeout poll never blocks, while ``select.poll`` releases
+    the GIL around it: under load another thread takes it, and this one has to wait to get it
+    back, a context switch at every return of a busy pool.
+    """
+    try:
+        import ctypes
+
+        poll = ctypes.PyDLL(None).poll
+    except (ImportError, OSError, AttributeError, TypeError):
+        return None
+    poll.restype = ctypes.c_int
+
+    class PollFd(ctypes.Structure):
+        _fields_ = (("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short))
+
+    return poll, PollFd
+
+
+class _Probe:
+    """What the local checks of one connection need, made ready once and kept on the connection
+    (as ``_pooling_probe``), because they run at every return: a prepared zero-timeout poll of
+    its socket and, for mysqlclient linked to MariaDB Connector/C, a prepared call that reads
+    the connection's server status flags. Made anew if the connection's socket changes."""
+
+    __slots__ = ("_poll", "_poll_args", "fd", "status")
+
+    def __init__(self, fd: int | None, status: _StatusCall | None) -> None:
+        self.fd = fd
+        #: reads ``server_status`` (None where it cannot be read), or None if unavailable
+        self.status = status
+        self._poll: Any = None
+        self._poll_args: tuple[Any, ...] = ()
+        libc = _libc_poll() if fd is not None and fd >= 0 else None
+        if libc is not None:
+            import ctypes
+
+            self._poll, poll_fd = libc
+            pollfd = poll_fd(fd, select.POLLIN | select.POLLPRI, 0)
+            # poll(&pollfd, (nfds_t) 1, 0): the ctypes objects keep `pollfd` alive
+            self._poll_args = (ctypes.byref(pollfd), ctypes.c_ulong(1), ctypes.c_int(0))
+
+    def readable(self) -> bool:
+        """`_socket_readable` of the connection's socket, without releasing the GIL."""
+        if self._poll is None:
+            return _socket_readable(self.fd)
+        return bool(self._poll(*self._poll_args) != 0)  # events, or -1: an error, not usable
+
+
 class _MysqlPool(PoolBase[C], Generic[C]):
     """What the three MySQL pools share: defaults, check, reset and the helpers."""
 
@@ -236,6 +291,24 @@ class _MysqlPool(PoolBase[C], Generic[C]):
     def _fileno(self, conn: Any) -> int | None:
         raise NotImplementedError
 
+    def _status_call(self, conn: Any) -> _StatusCall | None:
+        """A call reading the connection's server status flags, where the driver hides them."""
+        return None
+
+    def _probe(self, conn: Any) -> _Probe:
+        """The connection's `_Probe`, made on first use (or when its socket changed)."""
+        fd = self._fileno(conn)
+        try:
+            probe: _Probe = conn._pooling_probe
+            if probe.fd == fd:
+                return probe
+        except AttributeError:
+            pass
+        probe = _Probe(fd, self._status_call(conn))
+        with contextlib.suppress(AttributeError, TypeError):  # a class that takes no attributes
+            conn._pooling_probe = probe
+        return probe
+
     def _pending_error(self, conn: Any) -> int:
         """The error code of the connection's last call, where the driver keeps it (else 0)."""
         return 0
@@ -270,7 +343,9 @@ class _MysqlPool(PoolBase[C], Generic[C]):
 
     def do_session_reset(self, session: C) -> None:
         conn: Any = session
-        self._refuse_if_broken(conn)
+        reason = self._broken_reason(conn)  # (`_refuse_if_broken`, inlined: runs at every return)
+        if reason is not None:
+            raise ConnectionUnusable(f"{self.name}: connection unusable: {reason}")
         in_trans, autocommit = self._transaction_state(conn)
         if in_trans is None or in_trans:
             conn.rollback()
@@ -287,7 +362,7 @@ class _MysqlPool(PoolBase[C], Generic[C]):
             return f"last call failed with error {code}"
         if self._has_unread_result(conn):
             return "a result was left unread"
-        if _socket_readable(self._fileno(conn)):
+        if self._probe(conn).readable():
             return "the server closed it or sent unexpected data"
         return None
 
@@ -393,57 +468,66 @@ class _MysqlPool(PoolBase[C], Generic[C]):
 
 # -- mysqlclient ----------------------------------------------------------------------------------
 
-_StatusReader = Callable[[Any], "int | None"]
-_status_reader_lock = threading.Lock()
-_status_reader: list[_StatusReader | None] = []  # [] until looked up, then [reader or None]
-
 # enum mariadb_value in MariaDB Connector/C's mysql.h (values are ABI: only ever appended)
 _MARIADB_CONNECTION_SERVER_STATUS = 30
+_CAPSULE_NAME = b"_mysql.connection.native_connection"
 
 
-def _make_mysqldb_status_reader() -> _StatusReader | None:
-    """Read ``MYSQL.server_status`` of a mysqlclient connection through MariaDB Connector/C.
-
-    Uses ``mariadb_get_infov(MARIADB_CONNECTION_SERVER_STATUS)`` on the ``MYSQL*`` that
-    mysqlclient exposes as a capsule (``_get_native_connection``). None where that is not
-    available (mysqlclient linked to Oracle's libmysqlclient, a static Windows build, PyPy).
-    """
+@functools.cache
+def _mariadb_api() -> tuple[Any, Any] | None:
+    """``mariadb_get_infov`` of the library mysqlclient is linked to, and ``PyCapsule_GetPointer``
+    (through ctypes). None where that is not available (mysqlclient linked to Oracle's
+    libmysqlclient, a static Windows build, PyPy)."""
     try:
         import ctypes
 
         from MySQLdb import _mysql
 
-        get_infov = ctypes.CDLL(_mysql.__file__).mariadb_get_infov
+        # PyDLL: the call keeps the GIL (it only reads a field; see `_libc_poll` for why).
+        # No argtypes: the prepared arguments are ctypes objects already (faster).
+        get_infov = ctypes.PyDLL(_mysql.__file__).mariadb_get_infov
         get_infov.restype = ctypes.c_char
-        get_infov.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
         capsule_pointer = ctypes.pythonapi.PyCapsule_GetPointer
         capsule_pointer.restype = ctypes.c_void_p
         capsule_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
     except (ImportError, OSError, AttributeError):
         return None
-    capsule_name = b"_mysql.connection.native_connection"
+    return get_infov, capsule_pointer
 
-    def read(conn: Any) -> int | None:
-        try:
-            mysql = capsule_pointer(conn._get_native_connection(), capsule_name)
-        except Exception:
+
+def _mysqldb_status_call(conn: Any) -> _StatusCall | None:
+    """A prepared ``mariadb_get_infov(MARIADB_CONNECTION_SERVER_STATUS)`` on the ``MYSQL*`` of a
+    mysqlclient connection (exposed as a capsule by ``_get_native_connection``), or None.
+
+    The ``MYSQL`` struct lives inside the connection object, so the pointer is valid as long as
+    the connection is, and the call is kept on the connection itself (see `_Probe`). Checked
+    once against ``get_autocommit()``, which reads the same flags: a library that answers
+    something else is not used.
+    """
+    api = _mariadb_api()
+    if api is None:
+        return None
+    import ctypes
+
+    get_infov, capsule_pointer = api
+    try:
+        mysql = capsule_pointer(conn._get_native_connection(), _CAPSULE_NAME)
+    except Exception:
+        return None
+    if not mysql:
+        return None
+    flags = ctypes.c_uint()
+    args = (ctypes.c_void_p(mysql), ctypes.c_int(_MARIADB_CONNECTION_SERVER_STATUS), ctypes.byref(flags))
+
+    def status() -> int | None:
+        if get_infov(*args) != b"\x00":
             return None
-        status = ctypes.c_uint()
-        if not mysql:
-            return None
-        if get_infov(mysql, _MARIADB_CONNECTION_SERVER_STATUS, ctypes.byref(status)) != b"\x00":
-            return None
-        return status.value
+        return flags.value
 
-    return read
-
-
-def _mysqldb_status_reader() -> _StatusReader | None:
-    if not _status_reader:
-        with _status_reader_lock:
-            if not _status_reader:
-                _status_reader.append(_make_mysqldb_status_reader())
-    return _status_reader[0]
+    first = status()
+    if first is None or bool(first & _SERVER_STATUS_AUTOCOMMIT) is not bool(conn.get_autocommit()):
+        return None
+    return status
 
 
 class MysqlConnectionPool(_MysqlPool[MySQLdbConnection]):
@@ -481,14 +565,19 @@ class MysqlConnectionPool(_MysqlPool[MySQLdbConnection]):
     def _has_unread_result(self, conn: Any) -> bool:
         return bool(conn.more_results())
 
+    def _status_call(self, conn: Any) -> _StatusCall | None:
+        return _mysqldb_status_call(conn)
+
     def _transaction_state(self, conn: Any) -> tuple[bool | None, bool | None]:
-        autocommit = bool(conn.get_autocommit())  # from the last OK packet: no round trip
-        reader = _mysqldb_status_reader()
-        status = None if reader is None else reader(conn)
-        # The autocommit bit must agree with get_autocommit(): a cheap guard against misreads.
-        if status is None or bool(status & _SERVER_STATUS_AUTOCOMMIT) is not autocommit:
-            return None, autocommit
-        return bool(status & _SERVER_STATUS_IN_TRANS), autocommit
+        # Both from the status flags of the last OK packet: no round trip.
+        try:
+            call = conn._pooling_probe.status  # (made by the liveness check just before)
+        except AttributeError:
+            call = self._probe(conn).status
+        status = None if call is None else call()
+        if status is None:
+            return None, bool(conn.get_autocommit())
+        return bool(status & _SERVER_STATUS_IN_TRANS), bool(status & _SERVER_STATUS_AUTOCOMMIT)
 
     def _set_autocommit(self, conn: Any, value: bool) -> None:
         conn.autocommit(value)
