@@ -146,8 +146,8 @@ class _Entry(Generic[T]):
 
 
 class _Waiter:
-    """A caller queued for a session. Whoever serves it pops it from the queue, sets `got`,
-    records the wait, then releases `lock`, all under the pool's lock; so a waiter that acquires
+    """A caller queued for a session. Whoever serves it pops it from the queue, sets `got` and
+    releases `lock` (then records the wait), all under the pool's lock; so a waiter that acquires
     its own lock owns `got` without taking the pool's lock again."""
 
     __slots__ = ("got", "lock", "start")
@@ -906,9 +906,9 @@ class Pool(Generic[T]):
             waiter = waiters.popleft()
             self._size += 1
             self._creating += 1
-            self._wait_hist.observe(now - waiter.start)
             waiter.got = _CREATE
             waiter.lock.release()
+            self._wait_hist.observe(now - waiter.start)
             if self._failures:
                 return
 
@@ -1176,7 +1176,7 @@ class Pool(Generic[T]):
         if entry.epoch is not self._epoch or not entry.leased:
             return None  # inherited across fork (the parent owns it), or returned twice
         entry.leased = False
-        self._hold_hist.observe(now - entry.leased_at)
+        held = now - entry.leased_at
         if self._leak_watch is not None:
             self._leak_watch.pop(entry, None)
         if reason is None:
@@ -1189,7 +1189,9 @@ class Pool(Generic[T]):
             else:
                 entry.returned_at = now
                 self._put_back_locked(entry, now)
+                self._hold_hist.observe(held)  # (after: a waiter is woken as soon as possible)
                 return None
+        self._hold_hist.observe(held)
         self._destroying += 1
         return reason
 
@@ -1203,9 +1205,9 @@ class Pool(Generic[T]):
             entry.usage += 1
             if self._leak_watch is not None:
                 self._leak_watch[entry] = None
-            self._wait_hist.observe(now - waiter.start)
             waiter.got = entry
-            waiter.lock.release()
+            waiter.lock.release()  # wake it first: the statistics can follow
+            self._wait_hist.observe(now - waiter.start)
         else:
             self._idle.append(entry)
 
