@@ -16,9 +16,10 @@ How it works, in brief (docs/how-it-works.md has the long version):
   the lock and settles. A waiter does the converse (queue up under the lock, then look at the idle
   deque), so no session is left idle while someone waits.
 * A lease released by ``__del__`` (which can run during garbage collection in any thread, even one
-  that holds the pool's lock, or a lock of the caller's) takes no lock and runs no user code: it
-  publishes the session idle when that is all there is to do, and otherwise hands the release to
-  the finalizer thread (``_finalizer``), which does it the ordinary way.
+  that holds the pool's lock, or a lock of the caller's) never waits for a lock and runs no user
+  code: it publishes the session idle when that is all there is to do, hands it to a waiter if
+  the pool's lock happens to be free, and otherwise hands the release to the finalizer thread
+  (``_finalizer``), which does it the ordinary way.
 * After ``os.fork()`` the child gets a fresh lock and forgets every inherited session without
   destroying it (the parent still owns them).
 """
@@ -462,8 +463,9 @@ class Pool(Generic[T]):
         # ---- The lock contract ----------------------------------------------------------------
         # `_lock` (a plain, non-reentrant Lock) guards every field below except `_idle`. Critical
         # sections decide and record only: no factory, check, reset, destroyer or hook is called
-        # while it is held, and no logging is done. A lease's finalizer never takes it (a garbage
-        # collection may run the finalizer in a thread that holds it): see `_give_back`.
+        # while it is held, and no logging is done. A lease's finalizer never waits for it, only
+        # tries it (a garbage collection may run the finalizer in a thread that holds it): see
+        # `_give_back`.
         # `_idle` is a deque used without the lock by the fast paths (its pop/append are atomic):
         # a checkout pops from it only while nobody waits; a release appends to it only while
         # nobody waits and `_fast_return` holds, then re-reads `_waiters`, `_fast_return` and the
@@ -994,9 +996,10 @@ class Pool(Generic[T]):
         """A lease was released: pool the session, hand it to a waiter, or destroy it.
 
         ``blocking=False`` is the finalizer's way (`Lease.__del__`, which may run inside any
-        critical section, ours or the caller's): it takes no lock and runs no code of the user's.
-        It publishes the session idle when that is all there is to do, and otherwise hands the
-        release to the finalizer thread (`_finalizer`), which does it the ordinary way.
+        critical section, ours or the caller's): it never waits for a lock and runs no code of the
+        user's. It publishes the session idle when that is all there is to do, hands it to a
+        waiter if the lock is free at that instant, and otherwise hands the release to the
+        finalizer thread (`_finalizer`), which does it the ordinary way.
         """
         now = _monotonic()
         interrupt: BaseException | None = None
