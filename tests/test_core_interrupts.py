@@ -51,18 +51,21 @@ class Interrupter:
 needs_signals = pytest.mark.skipif(
     not hasattr(signal, "pthread_kill") or not hasattr(signal, "SIGUSR1"), reason="POSIX signals"
 )
+# A wait with a deadline, and one without (which the pool waits for on a path of its own).
+WAITS = pytest.mark.parametrize("wait", [DEADLINE, None], ids=["deadline", "forever"])
 
 
+@WAITS
 @needs_signals
 @pytest.mark.timeout(30)
-def test_interrupted_waiter_leaves_no_phantom_waiter(factory: Factory) -> None:
+def test_interrupted_waiter_leaves_no_phantom_waiter(factory: Factory, wait: float | None) -> None:
     assert threading.current_thread() is threading.main_thread()
     pool = factory.make_pool(1)
     held = pool.get_session()
     interrupter = Interrupter(pool, 1)
     try:
         with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=DEADLINE)
+            pool.get_session(timeout=wait)
     finally:
         interrupter.restore()
     assert interrupter.fired
@@ -75,16 +78,17 @@ def test_interrupted_waiter_leaves_no_phantom_waiter(factory: Factory) -> None:
     pool.close()
 
 
+@WAITS
 @needs_signals
 @pytest.mark.timeout(30)
-def test_interrupted_waiter_gives_back_a_session_handed_to_it(factory: Factory) -> None:
+def test_interrupted_waiter_gives_back_a_session_handed_to_it(factory: Factory, wait: float | None) -> None:
     pool = factory.make_pool(1)
     held = pool.get_session()
     # The handler returns the session (handed to the waiting main thread), then interrupts it.
     interrupter = Interrupter(pool, 1, action=held.close)
     try:
         with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=DEADLINE)
+            pool.get_session(timeout=wait)
     finally:
         interrupter.restore()
     stats = pool.stats()
@@ -94,16 +98,17 @@ def test_interrupted_waiter_gives_back_a_session_handed_to_it(factory: Factory) 
     pool.close()
 
 
+@WAITS
 @needs_signals
 @pytest.mark.timeout(30)
-def test_interrupted_waiter_gives_back_a_slot_granted_to_it(factory: Factory) -> None:
+def test_interrupted_waiter_gives_back_a_slot_granted_to_it(factory: Factory, wait: float | None) -> None:
     pool = factory.make_pool(1)
     held = pool.get_session()
     # invalidate() frees the slot, which is granted to the waiting main thread; then interrupt.
     interrupter = Interrupter(pool, 1, action=held.invalidate)
     try:
         with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=DEADLINE)
+            pool.get_session(timeout=wait)
     finally:
         interrupter.restore()
     stats = pool.stats()
