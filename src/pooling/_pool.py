@@ -1037,30 +1037,14 @@ class Pool(Generic[T]):
                 return
             if blocking:
                 # ---- critical section: contended, hand the session straight to the oldest
-                # waiter (it stays leased: no idle state in between). Inlined on this hot path.
+                # waiter (it stays leased: no idle state in between), as `_return_locked` does
+                # once it has ruled out the rest.
                 with self._lock:
-                    waiters = self._waiters
-                    if waiters and self._fast_return and entry.generation == self._generation:
-                        waiter = waiters.popleft()
+                    if self._waiters and self._fast_return and entry.generation == self._generation:
                         held = now - entry.leased_at
-                        entry.returned_at = entry.leased_at = now
-                        entry.usage += 1
-                        waiter.got = entry
-                        waiter.lock.release()  # wake it first: the statistics can follow
-                        # (`Histogram.observe`, inlined: the hold, then the wait)
-                        hist = self._hold_hist
-                        hist.count += 1
-                        hist.sum += held
-                        if held > hist.max:  # noqa: PLR1730
-                            hist.max = held
-                        hist.buckets[0 if held <= FIRST_BOUND else _bisect(HISTOGRAM_BOUNDS, held)] += 1
-                        waited = now - waiter.start
-                        hist = self._wait_hist
-                        hist.count += 1
-                        hist.sum += waited
-                        if waited > hist.max:  # noqa: PLR1730
-                            hist.max = waited
-                        hist.buckets[0 if waited <= FIRST_BOUND else _bisect(HISTOGRAM_BOUNDS, waited)] += 1
+                        entry.returned_at = now
+                        self._put_back_locked(entry, now)  # to the oldest waiter, woken first
+                        self._hold_hist.observe(held)
                         return
                 # (nobody waits any more, or a close, resize or discard came first: below)
         if not blocking:

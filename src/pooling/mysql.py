@@ -343,9 +343,7 @@ class _MysqlPool(PoolBase[C], Generic[C]):
 
     def do_session_reset(self, session: C) -> None:
         conn: Any = session
-        reason = self._broken_reason(conn)  # (`_refuse_if_broken`, inlined: runs at every return)
-        if reason is not None:
-            raise ConnectionUnusable(f"{self.name}: connection unusable: {reason}")
+        self._refuse_if_broken(conn)
         in_trans, autocommit = self._transaction_state(conn)
         if in_trans is None or in_trans:
             conn.rollback()
