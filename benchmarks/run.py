@@ -259,6 +259,29 @@ def med(values: Sequence[float] | None) -> float | None:
     return None if s is None else s["median"]
 
 
+def ratio_target(
+    impl: str, what: str, wanted: str, ratios: Sequence[float] | None, ok: Callable[[float], bool]
+) -> Target:
+    """A target met when `ok` holds for the median of per-repetition ratios (None: not measured)."""
+    m = med(ratios)
+    return Target(impl, what, wanted, fmt_ratio(ratios), None if m is None else ok(m))
+
+
+def build_memory_adapters(rows: list[Row], warm_loop: int = 0) -> dict[str, Adapter]:
+    """Adapters over in-memory sessions for the rows that are not skipped, warmed up."""
+    adapters: dict[str, Adapter] = {}
+    for row in rows:
+        if row.skipped is None:
+            impl = IMPLS[row.key]
+            a = build(row, lambda impl=impl: impl.adapter(POOL_SIZE, FakeSession, destroy_session))
+            if a is not None:
+                warm(a, POOL_SIZE)
+                if warm_loop:
+                    a.loop(warm_loop)
+                adapters[row.key] = a
+    return adapters
+
+
 # --------------------------------------------------------------------------------------
 # Scenario 1: uncontended
 # --------------------------------------------------------------------------------------
@@ -291,15 +314,7 @@ def scenario_uncontended(cfg: Config) -> Result:
         "fastest block (on a busy box, noise only ever adds time); vs = per-repetition ratio."
     )
     rows = make_rows(res, select(cfg, UNCONTENDED_KEYS))
-    adapters: dict[str, Adapter] = {}
-    for row in rows:
-        if row.skipped is None:
-            impl = IMPLS[row.key]
-            a = build(row, lambda impl=impl: impl.adapter(POOL_SIZE, FakeSession, destroy_session))
-            if a is not None:
-                warm(a, POOL_SIZE)
-                a.loop(block_n)
-                adapters[row.key] = a
+    adapters = build_memory_adapters(rows, warm_loop=block_n)
     live = [row for row in rows if row.key in adapters]
     clock = time.perf_counter_ns
     try:
@@ -330,14 +345,13 @@ def scenario_uncontended(cfg: Config) -> Result:
         row = res.rows.get(key)
         if row is None:
             continue
-        m = med(row.ratios.get("vs_floor"))
         res.targets.append(
-            Target(
+            ratio_target(
                 key,
                 f"uncontended `{idiom}` round trip vs floor pool",
                 f"<= {limit:.1f}x",
-                fmt_ratio(row.ratios.get("vs_floor")),
-                None if m is None else m <= limit,
+                row.ratios.get("vs_floor"),
+                lambda m, limit=limit: m <= limit,
             )
         )
     return res
@@ -395,18 +409,20 @@ def _hold_worker(
         rec.ops[idx] = ops
 
 
-def run_hold_rep(
-    adapter: Adapter, n_threads: int, hold_s: float, window_s: float
+def run_workers(
+    worker: Callable[..., None], adapter: Adapter, n_threads: int, window_s: float, **kwargs: Any
 ) -> tuple[_HoldRecord, float, float]:
+    """Start `n_threads` copies of `worker` at once (a barrier), let them run for `window_s`,
+    stop and join them: their record, the window's wall time and the process's CPU time."""
     rec = _HoldRecord(n_threads)
     start = threading.Barrier(n_threads + 1)
     stop = threading.Event()
     threads = [
         threading.Thread(
-            target=_hold_worker,
+            target=worker,
             args=(i, adapter),
             daemon=True,
-            kwargs={"start": start, "stop": stop, "hold_s": hold_s, "rec": rec},
+            kwargs={**kwargs, "start": start, "stop": stop, "rec": rec},
         )
         for i in range(n_threads)
     ]
@@ -451,17 +467,10 @@ def scenario_hold(cfg: Config) -> Result:
         "repetition shown); waits include the ones that ended after the window."
     )
     rows = make_rows(res, select(cfg, HOLD_KEYS))
-    adapters: dict[str, Adapter] = {}
-    for row in rows:
-        if row.skipped is None:
-            impl = IMPLS[row.key]
-            a = build(row, lambda impl=impl: impl.adapter(POOL_SIZE, FakeSession, destroy_session))
-            if a is not None:
-                warm(a, POOL_SIZE)
-                adapters[row.key] = a
+    adapters = build_memory_adapters(rows)
     try:
         for _, row in interleaved(rows, reps):
-            rec, elapsed, cpu = run_hold_rep(adapters[row.key], n_threads, hold_s, window)
+            rec, elapsed, cpu = run_workers(_hold_worker, adapters[row.key], n_threads, window, hold_s=hold_s)
             total = sum(rec.ops)
             waits = sorted(w for ws in rec.waits for w in ws)
             row.add("ops_per_s", total / elapsed)
@@ -507,14 +516,13 @@ def scenario_hold(cfg: Config) -> Result:
         row = res.rows.get(key)
         if row is None or row.skipped:
             continue
-        thr = med(row.ratios.get("thr_vs_floor"))
         res.targets.append(
-            Target(
+            ratio_target(
                 key,
                 "hold throughput vs floor pool",
                 ">= 0.95x",
-                fmt_ratio(row.ratios.get("thr_vs_floor")),
-                None if thr is None else thr >= 0.95,
+                row.ratios.get("thr_vs_floor"),
+                lambda m: m >= 0.95,
             )
         )
         starved = max(row.metrics.get("starved") or [0])
@@ -538,14 +546,13 @@ def scenario_hold(cfg: Config) -> Result:
                 key, "hold sessions out at once (worst rep)", f"<= {POOL_SIZE}", f"{mo:.0f}", mo <= POOL_SIZE
             )
         )
-        cpu = med(row.ratios.get("cpu_vs_floor"))
         res.targets.append(
-            Target(
+            ratio_target(
                 key,
                 "hold CPU per op vs floor pool",
                 "<= 1.00x",
-                fmt_ratio(row.ratios.get("cpu_vs_floor")),
-                None if cpu is None else cpu <= 1.0,
+                row.ratios.get("cpu_vs_floor"),
+                lambda m: m <= 1.0,
             )
         )
     return res
@@ -630,14 +637,13 @@ def scenario_slow_create(cfg: Config) -> Result:
     ]
     row = res.rows.get("pooling_with")
     if row is not None and not row.skipped:
-        m = med(row.ratios.get("vs_one_create"))
         res.targets.append(
-            Target(
+            ratio_target(
                 "pooling_with",
                 f"slow_create: {n} threads all hold",
                 "< 1.2x one create",
-                fmt_ratio(row.ratios.get("vs_one_create")),
-                None if m is None else m < 1.2,
+                row.ratios.get("vs_one_create"),
+                lambda m: m < 1.2,
             )
         )
     return res
@@ -840,40 +846,43 @@ def _db_worker(
         rec.ops[idx] = ops
 
 
-def run_db_rep(
-    adapter: Adapter, query: Callable[[Any], Any], n_threads: int, window_s: float
-) -> tuple[_HoldRecord, float, float]:
-    rec = _HoldRecord(n_threads)
-    start = threading.Barrier(n_threads + 1)
-    stop = threading.Event()
-    threads = [
-        threading.Thread(
-            target=_db_worker,
-            args=(i, adapter),
-            daemon=True,
-            kwargs={"query": query, "start": start, "stop": stop, "rec": rec},
-        )
-        for i in range(n_threads)
-    ]
-    for t in threads:
-        t.start()
-    start.wait()
-    c0, t0 = time.process_time(), time.perf_counter()
-    time.sleep(window_s)
-    stop.set()
-    elapsed = time.perf_counter() - t0
-    for t in threads:
-        t.join(60)
-    return rec, elapsed, time.process_time() - c0
+Builder = tuple[str, str, str, Callable[[], Adapter]]  # key, label, kind, make
+
+
+def db_builders(
+    connect: Callable[[], Any],
+    dbapi: Any,
+    ours: dict[str, tuple[str, Callable[[], Adapter]]],
+    peers: Sequence[str],
+) -> list[Builder]:
+    """The rows of a database scenario: the floors, `ours` (pooling's rows, and any peer made
+    differently per database), the `peers` named, and a new connection per query."""
+    size = POOL_SIZE
+    dbutils_cls = type(f"DBUtils_{dbapi.__name__}", (DBUtilsAdapter,), {"dbapi": dbapi})
+    every: dict[str, tuple[str, Callable[[], Adapter]]] = {
+        "floor": ("floor pool", lambda: IMPLS["floor"].adapter(size, connect, destroy_session)),
+        "fifo_floor": ("fifo floor", lambda: IMPLS["fifo_floor"].adapter(size, connect, destroy_session)),
+        "sqlalchemy": ("SQLAlchemy QueuePool", lambda: IMPLS["sqlalchemy"].adapter(size, connect)),
+        "sqlalchemy_noreset": ("SQLAlchemy (no reset)", lambda: SQLAlchemyNoResetAdapter(size, connect)),
+        "dbutils": ("DBUtils PooledDB", lambda: dbutils_cls(size, connect)),
+        "gcp": ("generic-connection-pool", lambda: IMPLS["gcp"].adapter(size, connect, destroy_session)),
+        "nopool": ("new connection per query", lambda: NoPoolAdapter(size, connect, destroy_session)),
+        **ours,
+    }
+    rows: list[Builder] = [(k, *every[k], "floor") for k in ("floor", "fifo_floor")]
+    rows += [(k, *every[k], "pooling") for k in ours if k not in peers]
+    rows += [(k, *every[k], "peer") for k in peers]
+    rows.append(("nopool", *every["nopool"], "baseline"))
+    return [(key, label, kind, make) for key, label, make, kind in rows]
 
 
 def run_db_scenario(
     cfg: Config,
     res: Result,
-    builders: list[tuple[str, str, str, Callable[[], Adapter]]],
+    builders: list[Builder],
     query: Callable[[Any], Any],
-    peers: Sequence[str],
 ) -> None:
+    peers = [key for key, _, kind, _ in builders if kind == "peer"]
     n_threads = res.params["threads"]
     window = 0.3 if cfg.quick else 2.0
     reps = cfg.n_reps(5, 2)
@@ -897,7 +906,7 @@ def run_db_scenario(
                     adapter.close()
     try:
         for _, row in interleaved(rows, reps):
-            rec, elapsed, cpu = run_db_rep(adapters[row.key], query, n_threads, window)
+            rec, elapsed, cpu = run_workers(_db_worker, adapters[row.key], n_threads, window, query=query)
             if rec.errors:
                 row.skipped = f"error: {rec.errors[0]}"
                 continue
@@ -937,14 +946,13 @@ def run_db_scenario(
         row = res.rows.get(key)
         if row is None or row.skipped or "vs_best_peer" not in row.ratios:
             continue
-        m = med(row.ratios["vs_best_peer"])
         res.targets.append(
-            Target(
+            ratio_target(
                 key,
                 f"{res.name}: queries/s vs best peer",
                 ">= 0.95x (noise)",
-                fmt_ratio(row.ratios["vs_best_peer"]),
-                None if m is None else m >= 0.95,
+                row.ratios["vs_best_peer"],
+                lambda m: m >= 0.95,
             )
         )
         starved = max(row.metrics.get("starved") or [0])
@@ -977,7 +985,9 @@ def _mysql_params() -> tuple[dict[str, Any] | None, str]:
     return None, f"no MySQL/MariaDB at {host}:{port} ({'; '.join(tried)})"
 
 
-def _mysql_query(conn: Any) -> None:
+def _select_1(conn: Any) -> None:
+    """The query of both database scenarios, in the DB-API cursor form (DBUtils' wrapper has no
+    Connection.execute())."""
     cur = conn.cursor()
     cur.execute("SELECT 1")
     cur.fetchall()
@@ -1029,51 +1039,16 @@ def scenario_mysql(cfg: Config) -> Result:
         return MySQLdb.connect(**params)
 
     label, make_pooling = _mysql_pooling_builder(params)
-    dbutils_cls = type("DBUtilsMySQL", (DBUtilsAdapter,), {"dbapi": MySQLdb})
-    size = POOL_SIZE
-    builders: list[tuple[str, str, str, Callable[[], Adapter]]] = [
-        ("floor", "floor pool", "floor", lambda: IMPLS["floor"].adapter(size, connect, destroy_session)),
-        (
-            "fifo_floor",
-            "fifo floor",
-            "floor",
-            lambda: IMPLS["fifo_floor"].adapter(size, connect, destroy_session),
-        ),
-        ("pooling", label, "pooling", make_pooling),
-        ("sqlalchemy", "SQLAlchemy QueuePool", "peer", lambda: IMPLS["sqlalchemy"].adapter(size, connect)),
-        (
-            "sqlalchemy_noreset",
-            "SQLAlchemy (no reset)",
-            "peer",
-            lambda: SQLAlchemyNoResetAdapter(size, connect),
-        ),
-        ("dbutils", "DBUtils PooledDB", "peer", lambda: dbutils_cls(size, connect)),
-        (
-            "gcp",
-            "generic-connection-pool",
-            "peer",
-            lambda: IMPLS["gcp"].adapter(size, connect, destroy_session),
-        ),
-        (
-            "nopool",
-            "new connection per query",
-            "baseline",
-            lambda: NoPoolAdapter(size, connect, destroy_session),
-        ),
-    ]
-    if label.startswith("pooling.mysql"):
-        builders.insert(
-            3,
-            (
-                "pooling_plain",
-                "pooling Pool(MySQLdb.connect) (with)",
-                "pooling",
-                lambda: PoolingWithAdapter(size, connect, destroy_session),
-            ),
+    ours: dict[str, tuple[str, Callable[[], Adapter]]] = {"pooling": (label, make_pooling)}
+    if label.startswith("pooling.mysql"):  # and the plain Pool over the same driver, for scale
+        ours["pooling_plain"] = (
+            "pooling Pool(MySQLdb.connect) (with)",
+            lambda: PoolingWithAdapter(POOL_SIZE, connect, destroy_session),
         )
-    run_db_scenario(
-        cfg, res, builders, _mysql_query, peers=("sqlalchemy", "sqlalchemy_noreset", "dbutils", "gcp")
+    builders = db_builders(
+        connect, MySQLdb, ours, peers=("sqlalchemy", "sqlalchemy_noreset", "dbutils", "gcp")
     )
+    run_db_scenario(cfg, res, builders, _select_1)
     return res
 
 
@@ -1093,14 +1068,6 @@ def _pg_conninfo() -> tuple[str | None, str]:
         except Exception as exc:
             tried.append(f"{user}: {' '.join(str(exc).split())}")
     return None, f"no PostgreSQL at {host}:{port} ({'; '.join(tried)})"
-
-
-def _pg_query(conn: Any) -> None:
-    # The DB-API cursor form, because DBUtils' wrapper has no Connection.execute().
-    cur = conn.cursor()
-    cur.execute("SELECT 1")
-    cur.fetchall()
-    cur.close()
 
 
 def scenario_postgres(cfg: Config) -> Result:
@@ -1125,46 +1092,20 @@ def scenario_postgres(cfg: Config) -> Result:
     def connect() -> Any:
         return psycopg.connect(conninfo, autocommit=True)
 
-    dbutils_cls = type("DBUtilsPG", (DBUtilsAdapter,), {"dbapi": psycopg})
-    size = POOL_SIZE
-    builders: list[tuple[str, str, str, Callable[[], Adapter]]] = [
-        ("floor", "floor pool", "floor", lambda: IMPLS["floor"].adapter(size, connect, destroy_session)),
-        (
-            "fifo_floor",
-            "fifo floor",
-            "floor",
-            lambda: IMPLS["fifo_floor"].adapter(size, connect, destroy_session),
-        ),
-        (
-            "pooling",
+    ours: dict[str, tuple[str, Callable[[], Adapter]]] = {
+        "pooling": (
             "pooling Pool(psycopg.connect) (with)",
-            "pooling",
-            lambda: PoolingWithAdapter(size, connect, destroy_session),
+            lambda: PoolingWithAdapter(POOL_SIZE, connect, destroy_session),
         ),
-        (
-            "psycopg_pool",
+        "psycopg_pool": (
             "psycopg_pool ConnectionPool",
-            "peer",
-            lambda: _PsycopgPoolAdapter(size, conninfo, {"autocommit": True}),
+            lambda: _PsycopgPoolAdapter(POOL_SIZE, conninfo, {"autocommit": True}),
         ),
-        ("sqlalchemy", "SQLAlchemy QueuePool", "peer", lambda: IMPLS["sqlalchemy"].adapter(size, connect)),
-        (
-            "sqlalchemy_noreset",
-            "SQLAlchemy (no reset)",
-            "peer",
-            lambda: SQLAlchemyNoResetAdapter(size, connect),
-        ),
-        ("dbutils", "DBUtils PooledDB", "peer", lambda: dbutils_cls(size, connect)),
-        (
-            "nopool",
-            "new connection per query",
-            "baseline",
-            lambda: NoPoolAdapter(size, connect, destroy_session),
-        ),
-    ]
-    run_db_scenario(
-        cfg, res, builders, _pg_query, peers=("psycopg_pool", "sqlalchemy", "sqlalchemy_noreset", "dbutils")
+    }
+    builders = db_builders(
+        connect, psycopg, ours, peers=("psycopg_pool", "sqlalchemy", "sqlalchemy_noreset", "dbutils")
     )
+    run_db_scenario(cfg, res, builders, _select_1)
     return res
 
 

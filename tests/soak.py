@@ -768,53 +768,37 @@ def run_soak(config: SoakConfig | None = None, **overrides: Any) -> SoakResult:
         holders = dict(backend.holders)
         live = backend.live
 
-    if abandoned:
-        return SoakResult(
-            config=config,
-            elapsed=elapsed,
-            operations=operations,
-            faults=Counter(backend.faults),
-            outcomes=outcomes,
-            violations=list(backend.violations),
-            violation_count=backend.violation_count,
-            violation_kinds=Counter(backend.violation_kinds),
-            leftovers=leftovers,
-            sessions_created=backend.created,
-            stats=st,
-            log_records=handler.counts,
-            max_late=max((w.max_late for w in workers), default=0.0),
-            stuck_threads=stuck,
+    if not abandoned:  # (threads still stuck: their sessions are not back, nothing to compare)
+
+        def expect(what: str, got: object, want: object) -> None:
+            if got != want:
+                backend.violation(f"at the end, {what} is {got}, expected {want}")
+
+        expect("stats().size", st.size, 0)
+        expect("stats().idle", st.idle, 0)
+        expect("stats().in_use", st.in_use, 0)
+        expect("stats().creating", st.creating, 0)
+        expect("stats().waiting", st.waiting, 0)
+        expect("the number of sessions held by workers", len(holders), 0)
+        expect("the number of sessions alive in the backend", live, 0)
+        expect("stats().created (factory successes)", st.created, backend.created)
+        expect("stats().destroyed (destroyer calls)", st.destroyed, backend.destroy_calls)
+        expect("stats().create_errors (factory failures)", st.create_errors, backend.factory_failures)
+        expect("stats().check_failures (check faults)", st.check_failures, backend.check_failures)
+        expect("stats().destroyed (sessions created)", st.destroyed, st.created)
+        got = outcomes["got a session"]
+        expect("stats().hold_count (sessions handed out, all released)", st.hold_count, got)
+        # A lease is counted when the pool takes a session for a caller, before its check: one that
+        # fails its check was counted too.
+        expect("stats().leases (handed out)", st.leases, got)
+        copies = outcomes["factory error (copy, at deadline)"]
+        expect(
+            "stats().timeouts (PoolTimeouts + copied factory errors)",
+            st.timeouts,
+            outcomes["PoolTimeout"] + copies,
         )
-
-    def expect(what: str, got: object, want: object) -> None:
-        if got != want:
-            backend.violation(f"at the end, {what} is {got}, expected {want}")
-
-    expect("stats().size", st.size, 0)
-    expect("stats().idle", st.idle, 0)
-    expect("stats().in_use", st.in_use, 0)
-    expect("stats().creating", st.creating, 0)
-    expect("stats().waiting", st.waiting, 0)
-    expect("the number of sessions held by workers", len(holders), 0)
-    expect("the number of sessions alive in the backend", live, 0)
-    expect("stats().created (factory successes)", st.created, backend.created)
-    expect("stats().destroyed (destroyer calls)", st.destroyed, backend.destroy_calls)
-    expect("stats().create_errors (factory failures)", st.create_errors, backend.factory_failures)
-    expect("stats().check_failures (check faults)", st.check_failures, backend.check_failures)
-    expect("stats().destroyed (sessions created)", st.destroyed, st.created)
-    got = outcomes["got a session"]
-    expect("stats().hold_count (sessions handed out, all released)", st.hold_count, got)
-    # A lease is counted when the pool takes a session for a caller, before its check: one that
-    # fails its check was counted too.
-    expect("stats().leases (handed out)", st.leases, got)
-    copies = outcomes["factory error (copy, at deadline)"]
-    expect(
-        "stats().timeouts (PoolTimeouts + copied factory errors)",
-        st.timeouts,
-        outcomes["PoolTimeout"] + copies,
-    )
-    if backend.max_live > config.pool_size:
-        backend.violation(f"at most {backend.max_live} sessions alive at once > pool_size")
+        if backend.max_live > config.pool_size:
+            backend.violation(f"at most {backend.max_live} sessions alive at once > pool_size")
 
     return SoakResult(
         config=config,

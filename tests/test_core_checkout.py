@@ -247,15 +247,22 @@ class Queued:
         self.worker = Worker(run, name=name)
 
 
+def queue_up(pool: Pool[Session], names: str, order: list[str]) -> list[Queued]:
+    """One waiter per name, each queued (waiting) before the next one starts."""
+    already = pool.stats().waiting
+    waiters = []
+    for n, name in enumerate(names, start=1):
+        waiters.append(Queued(pool, name, order))
+        wait_waiting(pool, already + n)
+    return waiters
+
+
 @pytest.mark.timeout(30)
 def test_waiters_are_served_first_come_first_served(factory: Factory) -> None:
     pool = factory.make_pool(1)
     held = pool.get_session()
     order: list[str] = []
-    waiters = []
-    for n, name in enumerate("ABC", start=1):
-        waiters.append(Queued(pool, name, order))
-        wait_waiting(pool, n)  # queued before the next one starts
+    waiters = queue_up(pool, "ABC", order)
     held.close()
     for n, waiter in enumerate(waiters, start=1):
         wait_until(lambda n=n: len(order) == n, f"{n} waiter(s) served")
@@ -290,14 +297,10 @@ def test_newcomer_after_a_release_queues_behind_existing_waiters(factory: Factor
     pool = factory.make_pool(1)
     held = pool.get_session()
     order: list[str] = []
-    a = Queued(pool, "A", order)
-    wait_waiting(pool, 1)
-    b = Queued(pool, "B", order)
-    wait_waiting(pool, 2)
+    a, b = queue_up(pool, "AB", order)
     held.close()
     wait_until(lambda: order == ["A"], "A served")
-    newcomer = Queued(pool, "N", order)
-    wait_waiting(pool, 2)  # B and the newcomer
+    (newcomer,) = queue_up(pool, "N", order)  # behind B
     a.release.set()
     wait_until(lambda: len(order) == 2, "second waiter served")
     b.release.set()
@@ -315,10 +318,7 @@ def test_freed_slot_goes_to_the_oldest_waiter(factory: Factory) -> None:
     pool = factory.make_pool(1)
     held = pool.get_session()
     order: list[str] = []
-    a = Queued(pool, "A", order)
-    wait_waiting(pool, 1)
-    b = Queued(pool, "B", order)
-    wait_waiting(pool, 2)
+    a, b = queue_up(pool, "AB", order)
     held.invalidate()
     wait_until(lambda: order == ["A"], "A served")
     assert a.session is not None and a.session.number == 2  # a new session
@@ -339,10 +339,7 @@ def test_a_waiter_handed_a_session_that_fails_its_check_keeps_its_place() -> Non
     held = pool.get_session()
     dead = held.session
     order: list[str] = []
-    a = Queued(pool, "A", order)
-    wait_waiting(pool, 1)
-    b = Queued(pool, "B", order)
-    wait_waiting(pool, 2)
+    a, b = queue_up(pool, "AB", order)
     dead.dead = True
     held.close()
     wait_until(lambda: len(order) == 1, "one waiter served")

@@ -51,6 +51,22 @@ class Interrupter:
 needs_signals = pytest.mark.skipif(
     not hasattr(signal, "pthread_kill") or not hasattr(signal, "SIGUSR1"), reason="POSIX signals"
 )
+
+
+def interrupt_waiting_get(
+    pool: Pool[Any], wait: float | None, action: Callable[[], None] = lambda: None
+) -> None:
+    """Call get_session(timeout=wait) in the main thread, interrupt it once it waits (the signal
+    handler runs ``action`` first), and check that the KeyboardInterrupt came through."""
+    interrupter = Interrupter(pool, 1, action=action)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            pool.get_session(timeout=wait)
+    finally:
+        interrupter.restore()
+    assert interrupter.fired
+
+
 # A wait with a deadline, and one without (which the pool waits for on a path of its own).
 WAITS = pytest.mark.parametrize("wait", [DEADLINE, None], ids=["deadline", "forever"])
 
@@ -62,13 +78,7 @@ def test_interrupted_waiter_leaves_no_phantom_waiter(factory: Factory, wait: flo
     assert threading.current_thread() is threading.main_thread()
     pool = factory.make_pool(1)
     held = pool.get_session()
-    interrupter = Interrupter(pool, 1)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=wait)
-    finally:
-        interrupter.restore()
-    assert interrupter.fired
+    interrupt_waiting_get(pool, wait)
     assert pool.stats().waiting == 0
     held.close()  # must go to idle, not to the abandoned waiter
     stats = pool.stats()
@@ -85,12 +95,7 @@ def test_interrupted_waiter_gives_back_a_session_handed_to_it(factory: Factory, 
     pool = factory.make_pool(1)
     held = pool.get_session()
     # The handler returns the session (handed to the waiting main thread), then interrupts it.
-    interrupter = Interrupter(pool, 1, action=held.close)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=wait)
-    finally:
-        interrupter.restore()
+    interrupt_waiting_get(pool, wait, action=held.close)
     stats = pool.stats()
     assert (stats.waiting, stats.idle, stats.in_use, stats.size) == (0, 1, 0, 1), stats
     with pool.get_session(timeout=0) as conn:  # no lost session
@@ -105,12 +110,7 @@ def test_interrupted_waiter_gives_back_a_slot_granted_to_it(factory: Factory, wa
     pool = factory.make_pool(1)
     held = pool.get_session()
     # invalidate() frees the slot, which is granted to the waiting main thread; then interrupt.
-    interrupter = Interrupter(pool, 1, action=held.invalidate)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            pool.get_session(timeout=wait)
-    finally:
-        interrupter.restore()
+    interrupt_waiting_get(pool, wait, action=held.invalidate)
     stats = pool.stats()
     assert (stats.waiting, stats.size, stats.creating) == (0, 0, 0), stats
     with pool.get_session(timeout=0):  # no lost slot
