@@ -869,11 +869,11 @@ def db_builders(
         "nopool": ("new connection per query", lambda: NoPoolAdapter(size, connect, destroy_session)),
         **ours,
     }
-    rows: list[Builder] = [(k, *every[k], "floor") for k in ("floor", "fifo_floor")]
-    rows += [(k, *every[k], "pooling") for k in ours if k not in peers]
-    rows += [(k, *every[k], "peer") for k in peers]
-    rows.append(("nopool", *every["nopool"], "baseline"))
-    return [(key, label, kind, make) for key, label, make, kind in rows]
+    kinds = {"floor": "floor", "fifo_floor": "floor"}
+    kinds.update((k, "pooling") for k in ours if k not in peers)
+    kinds.update((k, "peer") for k in peers)
+    kinds["nopool"] = "baseline"
+    return [(key, every[key][0], kind, every[key][1]) for key, kind in kinds.items()]
 
 
 def run_db_scenario(
